@@ -1,0 +1,224 @@
+//! Command-line definitions, and nothing else: no IO happens here.
+//!
+//! [`crate::settings`] turns these raw arguments, plus git config, into the
+//! settings a command runs with (STYLE habit 2). Global flags are `global`, so
+//! `--json` and friends work before or after the command name, as CONTRACT §2
+//! promises.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Conflict-free artifact catalogue for git: every run records its own
+/// fragment; consolidation rebuilds `manifest.json` and `index.md` from all of
+/// them and moves the branch by compare-and-swap.
+#[derive(Debug, Parser)]
+#[command(name = "git-catalogue", bin_name = "git catalogue", version)]
+pub struct Cli {
+    /// Run as if started in <PATH> (like `git -C`).
+    #[arg(short = 'C', global = true, value_name = "PATH")]
+    pub chdir: Option<PathBuf>,
+    /// Print one JSON object on stdout describing the outcome; human text goes to stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The catalogue folder [default: git config catalogue.dir, else `catalogue`].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<String>,
+    /// The branch the catalogue lives on [default: git config catalogue.branch, else `main`].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub branch: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands of CONTRACT §2.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write this run's fragment as a commit (on `refs/heads/catalogue/<key>`, or the branch with --direct).
+    Record(RecordArgs),
+    /// Rebuild manifest.json and index.md from the branch's fragments and commit them.
+    Consolidate(ConsolidateArgs),
+    /// Validate the fragments and report whether manifest and index are current (exit 1 if not).
+    Check(CheckArgs),
+    /// Print the catalogue of a revision, built from its fragments.
+    List(ListArgs),
+}
+
+/// Options shared by commands that move a ref.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// How many times to rebuild and retry when another writer moved the ref first.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub retries: u32,
+    /// The commit message [default: one that says what was done].
+    #[arg(long, short = 'm', value_name = "MSG")]
+    pub message: Option<String>,
+}
+
+/// `record`: one producer run's fragment.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The issue this run belongs to; the key becomes `issue-<N>`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub issue: Option<u64>,
+    /// The fragment key, when it is not `issue-<N>`.
+    #[arg(long, value_name = "K")]
+    pub key: Option<String>,
+    /// An artifact path (repository-relative) this run produced. Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub artifact: Vec<String>,
+    /// Add the local file SRC to the commit at PATH and record PATH as an artifact. Repeatable.
+    #[arg(long, value_name = "SRC=PATH")]
+    pub add: Vec<String>,
+    /// The `kind` of the preceding --artifact or --add.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Vec<String>,
+    /// The `title` of the preceding --artifact or --add.
+    #[arg(long, value_name = "TITLE")]
+    pub title: Vec<String>,
+    /// Fragment JSON to start from (`-` for stdin); --artifact and --add append to its artifacts.
+    #[arg(long, value_name = "FILE")]
+    pub fragment: Option<PathBuf>,
+    /// Commit straight onto the branch instead of the per-issue ref.
+    #[arg(long)]
+    pub direct: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// `consolidate`: bring manifest.json and index.md up to date.
+#[derive(Debug, Args)]
+pub struct ConsolidateArgs {
+    /// Report what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// `check`: read-only validation.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The revision to check [default: the branch tip].
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Only validate the fragments (valid, no duplicate paths); ignore manifest and index.
+    #[arg(long)]
+    pub fragments_only: bool,
+}
+
+/// `list`: the catalogue of a revision.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The revision to list [default: the branch tip].
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Only the artifacts of this issue.
+    #[arg(long, value_name = "N")]
+    pub issue: Option<u64>,
+}
+
+/// Where an artifact of `record` comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArtifactSource {
+    /// `--artifact PATH`: produced elsewhere, only recorded.
+    Recorded(String),
+    /// `--add SRC=PATH`: the local file SRC is committed at PATH and recorded.
+    Added {
+        /// The local file.
+        src: PathBuf,
+        /// Its repository-relative destination, which is also the artifact path.
+        dest: String,
+    },
+}
+
+/// One artifact given on the command line, with the `--kind`/`--title` that followed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtifactSpec {
+    /// Where it comes from.
+    pub source: ArtifactSource,
+    /// Its `kind`, if given.
+    pub kind: Option<String>,
+    /// Its `title`, if given.
+    pub title: Option<String>,
+}
+
+impl ArtifactSpec {
+    /// The artifact path recorded in the fragment.
+    pub fn path(&self) -> &str {
+        match &self.source {
+            ArtifactSource::Recorded(path) => path,
+            ArtifactSource::Added { dest, .. } => dest,
+        }
+    }
+}
+
+/// Pair each `--kind`/`--title` with the `--artifact` or `--add` before it.
+///
+/// clap's derive API drops argument positions, so this reads them from the
+/// `record` sub-matches. It is pure: it only looks at the parsed arguments.
+pub fn artifact_specs(record: &clap::ArgMatches) -> Result<Vec<ArtifactSpec>, String> {
+    // (position, spec) for every artifact, in command-line order.
+    let mut specs: Vec<(usize, ArtifactSpec)> = Vec::new();
+    let values = |id: &str| -> Vec<(usize, String)> {
+        match (record.indices_of(id), record.get_many::<String>(id)) {
+            (Some(idx), Some(vals)) => idx.zip(vals.cloned()).collect(),
+            _ => Vec::new(),
+        }
+    };
+    for (pos, path) in values("artifact") {
+        specs.push((
+            pos,
+            ArtifactSpec {
+                source: ArtifactSource::Recorded(path),
+                kind: None,
+                title: None,
+            },
+        ));
+    }
+    for (pos, pair) in values("add") {
+        let Some((src, dest)) = pair.split_once('=') else {
+            return Err(format!("--add takes SRC=PATH, got `{pair}`"));
+        };
+        if src.is_empty() || dest.is_empty() {
+            return Err(format!(
+                "--add takes SRC=PATH with both sides non-empty, got `{pair}`"
+            ));
+        }
+        specs.push((
+            pos,
+            ArtifactSpec {
+                source: ArtifactSource::Added {
+                    src: PathBuf::from(src),
+                    dest: dest.to_owned(),
+                },
+                kind: None,
+                title: None,
+            },
+        ));
+    }
+    specs.sort_by_key(|(pos, _)| *pos);
+    for (flag, is_kind) in [("kind", true), ("title", false)] {
+        for (pos, value) in values(flag) {
+            let Some((_, spec)) = specs.iter_mut().rev().find(|(p, _)| *p < pos) else {
+                return Err(format!(
+                    "--{flag} `{value}` must follow the --artifact or --add it describes"
+                ));
+            };
+            let slot = if is_kind {
+                &mut spec.kind
+            } else {
+                &mut spec.title
+            };
+            if slot.is_some() {
+                return Err(format!(
+                    "--{flag} given twice for artifact `{}`",
+                    spec.path()
+                ));
+            }
+            *slot = Some(value);
+        }
+    }
+    Ok(specs.into_iter().map(|(_, spec)| spec).collect())
+}

@@ -1,0 +1,180 @@
+//! `consolidate`: rebuild `manifest.json` and `index.md` from the branch tip's
+//! fragments, commit them on the tip, and move the branch by compare-and-swap.
+//!
+//! Each attempt re-reads the tip, so when another writer wins the race the
+//! retry rebuilds on the winner's commit: their fragments are read and land in
+//! the manifest, and nothing they wrote is overwritten.
+
+use gix::{objs::tree::EntryKind, ObjectId, Repository};
+
+use crate::{
+    error::{Error, ErrorKind, Result},
+    index,
+    manifest::Manifest,
+    publish::{self, Cas, Expected, Step},
+    settings::Settings,
+    store::{self, TreeChange},
+    worktree,
+};
+
+/// The catalogue a tree's fragments make, rendered.
+#[derive(Debug)]
+pub struct Built {
+    /// The consolidated catalogue.
+    pub manifest: Manifest,
+    /// `manifest.json` bytes.
+    pub manifest_json: Vec<u8>,
+    /// `index.md` bytes.
+    pub index_md: Vec<u8>,
+    /// Entries of the fragments folder that were skipped, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// Read every fragment of `root` and render manifest and index. Fails on the
+/// first invalid fragment or duplicate path, naming it.
+pub fn build(repo: &Repository, root: ObjectId, settings: &Settings) -> Result<Built> {
+    let read = store::read_fragments(repo, root, &settings.dir)?;
+    let manifest = Manifest::build(read.fragments, &read.source.to_string()).map_err(|dup| {
+        Error::new(ErrorKind::DuplicatePath, dup.to_string())
+            .with("path", &dup.path)
+            .with("key", format!("{} {}", dup.first, dup.second))
+    })?;
+    let manifest_json = manifest.to_json();
+    let index_md = index::render(&manifest, &settings.dir).into_bytes();
+    Ok(Built {
+        manifest,
+        manifest_json,
+        index_md,
+        warnings: read.warnings,
+    })
+}
+
+/// Whether `root` already holds exactly `built`'s manifest and index.
+pub fn is_current(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    built: &Built,
+) -> Result<bool> {
+    for (path, bytes) in [
+        (settings.manifest_path(), &built.manifest_json),
+        (settings.index_path(), &built.index_md),
+    ] {
+        let want = store::blob_id(repo, bytes)?;
+        match store::entry_at(repo, root, &path)? {
+            Some(e) if e.id == want && e.kind == EntryKind::Blob => {}
+            _ => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+/// What `consolidate` is asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Report only.
+    pub dry_run: bool,
+    /// Retry budget under contention.
+    pub retries: u32,
+    /// Commit message override.
+    pub message: Option<String>,
+}
+
+/// What `consolidate` did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Whether a commit was (or, with `dry_run`, would be) made.
+    pub changed: bool,
+    /// The consolidation commit, when one was made.
+    pub commit: Option<ObjectId>,
+    /// The branch's value afterwards.
+    pub tip: ObjectId,
+    /// Attempts taken (1 = no retry).
+    pub attempts: u32,
+    /// Fragments consolidated.
+    pub fragments: usize,
+    /// Artifacts in the manifest.
+    pub artifacts: usize,
+    /// The fragments tree the manifest was built from.
+    pub source: String,
+    /// Skipped entries of the fragments folder.
+    pub warnings: Vec<String>,
+}
+
+/// Bring the branch's manifest and index up to date.
+pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Result<Outcome> {
+    let branch = &settings.branch;
+    let published = publish::with_retries(opts.retries, branch, |_| {
+        let tip = store::ref_target(repo, branch)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("branch {branch} does not exist; record a fragment first or pass --branch"),
+            )
+            .with("ref", branch)
+        })?;
+        let root = store::commit_tree(repo, tip)?;
+        let built = build(repo, root, settings)?;
+        let mut outcome = Outcome {
+            changed: false,
+            commit: None,
+            tip,
+            attempts: 0,
+            fragments: built.manifest.fragments().len(),
+            artifacts: built.manifest.artifact_count(),
+            source: built.manifest.source().to_owned(),
+            warnings: built.warnings.clone(),
+        };
+        if is_current(repo, root, settings, &built)? {
+            return Ok(Step::Done(outcome));
+        }
+        outcome.changed = true;
+        if opts.dry_run {
+            return Ok(Step::Done(outcome));
+        }
+        let paths = [settings.manifest_path(), settings.index_path()];
+        let checkout = worktree::checkout_of(repo, branch)?;
+        if let Some(c) = &checkout {
+            c.ensure_clean(&paths)?;
+        }
+        let changes = vec![
+            TreeChange {
+                path: paths[0].clone(),
+                kind: EntryKind::Blob,
+                id: store::write_blob(repo, &built.manifest_json, &paths[0])?,
+            },
+            TreeChange {
+                path: paths[1].clone(),
+                kind: EntryKind::Blob,
+                id: store::write_blob(repo, &built.index_md, &paths[1])?,
+            },
+        ];
+        let tree = store::write_tree(repo, root, &changes)?;
+        let message = opts.message.clone().unwrap_or_else(|| {
+            format!(
+                "catalogue: consolidate {} fragment(s), {} artifact(s)\n\nsource: {}\n",
+                outcome.fragments, outcome.artifacts, outcome.source
+            )
+        });
+        let commit = store::write_commit(repo, tree, &[tip], &message)?;
+        match publish::compare_and_swap(
+            repo,
+            branch,
+            Expected::At(tip),
+            commit,
+            "catalogue: consolidate",
+        )? {
+            Cas::Moved { .. } => Ok(Step::Lost),
+            Cas::Updated => {
+                if let Some(c) = &checkout {
+                    c.follow(tip, commit)?;
+                }
+                outcome.commit = Some(commit);
+                outcome.tip = commit;
+                Ok(Step::Done(outcome))
+            }
+        }
+    })?;
+    let mut outcome = published.value;
+    outcome.attempts = published.attempts;
+    Ok(outcome)
+}

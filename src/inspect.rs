@@ -1,0 +1,138 @@
+//! `check` and `list`: read-only views of a revision's catalogue.
+
+use gix::{ObjectId, Repository};
+use serde_json::Value;
+
+use crate::{
+    consolidate,
+    error::{Error, ErrorKind, Result},
+    manifest::Manifest,
+    settings::Settings,
+    store,
+};
+
+/// The commit to look at: `rev` if given, else the branch tip.
+pub fn target_commit(
+    repo: &Repository,
+    settings: &Settings,
+    rev: Option<&str>,
+) -> Result<ObjectId> {
+    match rev {
+        Some(rev) => store::resolve_commit(repo, rev),
+        None => store::ref_target(repo, &settings.branch)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("branch {} does not exist", settings.branch),
+            )
+            .with("ref", &settings.branch)
+        }),
+    }
+}
+
+/// What `check` found.
+#[derive(Debug)]
+pub struct CheckReport {
+    /// The commit checked.
+    pub commit: ObjectId,
+    /// Valid fragments read.
+    pub fragments: usize,
+    /// Artifacts they list.
+    pub artifacts: usize,
+    /// Whether every fragment is valid and no path is claimed twice.
+    pub valid: bool,
+    /// Whether manifest and index match the fragments (`None` when not checked).
+    pub current: Option<bool>,
+    /// Every problem, each naming its offender.
+    pub problems: Vec<Error>,
+    /// Skipped entries of the fragments folder.
+    pub warnings: Vec<String>,
+}
+
+/// Validate every fragment (reporting all invalid ones, not just the first)
+/// and, unless `fragments_only`, compare manifest and index with what
+/// consolidation would write.
+pub fn check(
+    repo: &Repository,
+    settings: &Settings,
+    commit: ObjectId,
+    fragments_only: bool,
+) -> Result<CheckReport> {
+    let root = store::commit_tree(repo, commit)?;
+    let mut report = CheckReport {
+        commit,
+        fragments: 0,
+        artifacts: 0,
+        valid: true,
+        current: None,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let (source, blobs, warnings) = match store::list_fragment_blobs(repo, root, &settings.dir) {
+        Ok(listed) => listed,
+        Err(e) if e.kind.exit_code() == 2 => {
+            report.valid = false;
+            report.problems.push(e);
+            return Ok(report);
+        }
+        Err(e) => return Err(e),
+    };
+    report.warnings = warnings;
+    let mut fragments = Vec::new();
+    for blob in &blobs {
+        match store::read_fragment(repo, blob) {
+            Ok(f) => fragments.push(f),
+            Err(e) if e.kind == ErrorKind::InvalidFragment => report.problems.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    report.fragments = fragments.len();
+    report.artifacts = fragments.iter().map(|f| f.artifacts.len()).sum();
+    if let Err(dup) = Manifest::build(fragments, &source.to_string()) {
+        report.problems.push(
+            Error::new(ErrorKind::DuplicatePath, dup.to_string())
+                .with("path", &dup.path)
+                .with("key", format!("{} {}", dup.first, dup.second)),
+        );
+    }
+    report.valid = report.problems.is_empty();
+    if fragments_only || !report.valid {
+        return Ok(report);
+    }
+    let built = consolidate::build(repo, root, settings)?;
+    let current = consolidate::is_current(repo, root, settings, &built)?;
+    report.current = Some(current);
+    if !current {
+        report.problems.push(
+            Error::new(
+                ErrorKind::Stale,
+                format!(
+                    "`{}` and `{}` of commit {commit} do not match its fragments; run `git catalogue consolidate`",
+                    settings.manifest_path(),
+                    settings.index_path()
+                ),
+            )
+            .with("path", settings.manifest_path())
+            .with("commit", commit),
+        );
+    }
+    Ok(report)
+}
+
+/// The catalogue of a commit, built from its fragments.
+pub fn list(
+    repo: &Repository,
+    settings: &Settings,
+    commit: ObjectId,
+) -> Result<consolidate::Built> {
+    let root = store::commit_tree(repo, commit)?;
+    consolidate::build(repo, root, settings)
+}
+
+/// Whether a fragment's `issue` value is issue `n` (a number, or a string of its digits).
+pub fn issue_is(issue: Option<&Value>, n: u64) -> bool {
+    match issue {
+        Some(Value::Number(num)) => num.to_string() == n.to_string(),
+        Some(Value::String(s)) => s.trim_start_matches('#') == n.to_string(),
+        _ => false,
+    }
+}

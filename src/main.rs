@@ -1,0 +1,102 @@
+//! The `git-catalogue` binary: parse, run, print, exit. Everything else is in the library.
+
+use std::io::Write;
+
+use clap::{CommandFactory, FromArgMatches};
+use git_catalogue::{cli::Cli, command_name, error_json, run};
+use serde_json::{Map, Value};
+
+fn main() {
+    // `--json` must shape even usage errors, so look for it before clap does.
+    let json = std::env::args()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    std::process::exit(0);
+                }
+                _ => 2,
+            };
+            if json {
+                let err = git_catalogue::error::Error::new(
+                    git_catalogue::error::ErrorKind::Usage,
+                    e.to_string().trim().to_owned(),
+                );
+                emit(None, false, None, Some(&err));
+            }
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(2);
+        }
+    };
+    let name = command_name(&cli.command);
+    let code = match run(&cli, &matches) {
+        Ok(report) => {
+            for m in &report.messages {
+                eprintln!("{m}");
+            }
+            if cli.json {
+                emit(
+                    Some(name),
+                    report.exit_code == 0,
+                    Some(report.json),
+                    report.error.as_ref(),
+                );
+            } else {
+                print_stdout(&report.stdout);
+            }
+            report.exit_code
+        }
+        Err(err) => {
+            eprintln!("error: {}", err.message);
+            if cli.json {
+                emit(Some(name), false, None, Some(&err));
+            }
+            err.kind.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Print one JSON object on stdout: `ok`, `command`, the fields, `error`.
+fn emit(
+    command: Option<&str>,
+    ok: bool,
+    fields: Option<Map<String, Value>>,
+    error: Option<&git_catalogue::error::Error>,
+) {
+    let mut out = Map::new();
+    out.insert("ok".to_owned(), Value::Bool(ok));
+    if let Some(c) = command {
+        out.insert("command".to_owned(), Value::String(c.to_owned()));
+    }
+    for (k, v) in fields.unwrap_or_default() {
+        out.insert(k, v);
+    }
+    if let Some(e) = error {
+        out.insert("error".to_owned(), error_json(e));
+    }
+    print_stdout(&format!("{}\n", Value::Object(out)));
+}
+
+/// A closed pipe (`git catalogue list | head -1`) is success, not a panic.
+fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to stdout: {e}");
+            std::process::exit(4);
+        }
+    }
+}

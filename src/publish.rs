@@ -1,0 +1,269 @@
+//! Moving a ref: one atomic compare-and-swap, and the bounded retry loop
+//! around it (CONTRACT §3).
+//!
+//! A lost race is an outcome, not an error (STYLE habit 4): [`compare_and_swap`]
+//! returns [`Cas::Moved`] with the value the winner left, and the caller's
+//! attempt rebuilds on it. Only running out of attempts is an error, of kind
+//! [`ErrorKind::Contention`], which the binary maps to exit status 3.
+//!
+//! Every write states what it expects (STYLE habit 6): `MustNotExist` to
+//! create, `MustExistAndMatch(old)` to advance. "Any value" never appears.
+
+use std::time::Duration;
+
+use gix::{
+    refs::{
+        file::transaction::prepare::{MustNotExist, ReferenceOutOfDate},
+        transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog},
+        FullName, Target,
+    },
+    ObjectId, Repository,
+};
+
+use crate::error::{describe_gix, Error, ErrorKind, Result};
+
+/// The value a ref must have for a write to go ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// The ref must not exist yet.
+    Absent,
+    /// The ref must point at exactly this object.
+    At(ObjectId),
+}
+
+impl Expected {
+    /// `Absent` for `None`, else `At(id)`.
+    pub fn from_option(id: Option<ObjectId>) -> Self {
+        id.map_or(Expected::Absent, Expected::At)
+    }
+}
+
+/// How a compare-and-swap ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cas {
+    /// The ref now points at the new value.
+    Updated,
+    /// Another writer moved the ref first; it now holds `actual` (`None`: deleted).
+    Moved {
+        /// What the ref held under its lock.
+        actual: Option<ObjectId>,
+    },
+}
+
+/// Atomically move `name` from `expected` to `new`.
+///
+/// A held lock is waited for with gix's quadratic, jittered backoff, up to
+/// `core.filesRefLockTimeout` / `core.packedRefsTimeout` (see [`crate::store::open`]);
+/// a lock that stays is an [`ErrorKind::Lock`] error naming the lock file.
+pub fn compare_and_swap(
+    repo: &Repository,
+    name: &FullName,
+    expected: Expected,
+    new: ObjectId,
+    log_message: &str,
+) -> Result<Cas> {
+    let previous = match expected {
+        Expected::Absent => PreviousValue::MustNotExist,
+        Expected::At(id) => PreviousValue::MustExistAndMatch(Target::Object(id)),
+    };
+    let edit = RefEdit {
+        change: Change::Update {
+            log: LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: log_message.into(),
+            },
+            expected: previous,
+            new: Target::Object(new),
+        },
+        name: name.clone(),
+        deref: false,
+    };
+    let err = match repo.edit_reference(edit) {
+        Ok(_) => return Ok(Cas::Updated),
+        Err(err) => err,
+    };
+    if let Some(out_of_date) = err.downcast_any_ref::<ReferenceOutOfDate>() {
+        return Ok(Cas::Moved {
+            actual: out_of_date.actual.try_id().map(ToOwned::to_owned),
+        });
+    }
+    if let Some(exists) = err.downcast_any_ref::<MustNotExist>() {
+        return Ok(Cas::Moved {
+            actual: exists.actual.try_id().map(ToOwned::to_owned),
+        });
+    }
+    if matches!(expected, Expected::At(_)) && err.is_not_found() {
+        // Deleted between our read and our write: also a lost race.
+        return Ok(Cas::Moved { actual: None });
+    }
+    if err.is_retryable() {
+        return Err(lock_error(repo, name, &err));
+    }
+    Err(Error::new(
+        ErrorKind::Git,
+        format!("could not update {name}: {}", describe_gix(&err)),
+    )
+    .with("ref", name))
+}
+
+/// Name the lock file(s) that kept us out, by looking at which exist.
+fn lock_error(repo: &Repository, name: &FullName, err: &gix::Error) -> Error {
+    let common = repo.common_dir();
+    let candidates = [
+        common.join(format!("{}.lock", name.as_bstr())),
+        common.join("packed-refs.lock"),
+    ];
+    let held: Vec<_> = candidates.iter().filter(|p| p.exists()).collect();
+    let lock = held
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| candidates[0].display().to_string());
+    Error::new(
+        ErrorKind::Lock,
+        format!(
+            "could not update {name}: the lock file {lock} stayed in place. If no git process is still running \
+             (a crashed one leaves it behind), delete that file and re-run. ({})",
+            describe_gix(err)
+        ),
+    )
+    .with("ref", name)
+    .with("lock", lock)
+}
+
+/// One try of a write that may lose a race.
+#[derive(Debug)]
+pub enum Step<T> {
+    /// It went through.
+    Done(T),
+    /// Another writer moved the ref; rebuild and try again.
+    Lost,
+}
+
+/// The result of a retried write.
+#[derive(Debug)]
+pub struct Published<T> {
+    /// What the winning attempt returned.
+    pub value: T,
+    /// How many attempts it took (1 = no retry).
+    pub attempts: u32,
+}
+
+/// Run `attempt` until it is [`Step::Done`], at most `retries + 1` times,
+/// sleeping with jittered exponential backoff between tries.
+///
+/// Each attempt must re-read the ref itself: that is what makes a retry a
+/// rebuild on the winner's commit rather than an overwrite of it.
+pub fn with_retries<T>(
+    retries: u32,
+    name: &FullName,
+    mut attempt: impl FnMut(u32) -> Result<Step<T>>,
+) -> Result<Published<T>> {
+    let mut jitter = Jitter::new();
+    for n in 1..=retries.saturating_add(1) {
+        match attempt(n)? {
+            Step::Done(value) => return Ok(Published { value, attempts: n }),
+            Step::Lost if n <= retries => std::thread::sleep(backoff(n, &mut jitter)),
+            Step::Lost => {}
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Contention,
+        format!(
+            "gave up after {} attempt(s): other writers moved {name} every time. Nothing of this run was \
+             published and nothing of theirs was lost; re-run it, or raise --retries",
+            retries.saturating_add(1)
+        ),
+    )
+    .with("ref", name))
+}
+
+/// Base and cap of the backoff: 10 ms, 20 ms, … up to 1 s, each scaled by a
+/// random factor in [0.5, 1.5) so that writers who collided once spread out.
+const BACKOFF_BASE: Duration = Duration::from_millis(10);
+const BACKOFF_CAP: Duration = Duration::from_secs(1);
+
+/// The pause before attempt `n + 1`.
+pub fn backoff(n: u32, jitter: &mut Jitter) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << n.saturating_sub(1).min(16));
+    let capped = exp.min(BACKOFF_CAP);
+    capped.mul_f64(0.5 + jitter.next_unit())
+}
+
+/// A small xorshift generator seeded from std's per-process random hasher
+/// keys; good enough to de-synchronise writers, and no extra crate.
+#[derive(Debug)]
+pub struct Jitter(u64);
+
+impl Jitter {
+    /// A generator seeded differently in every process.
+    pub fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        Jitter(h.finish() | 1)
+    }
+
+    /// A number in [0, 1).
+    pub fn next_unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+impl Default for Jitter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_then_stays_under_the_cap_with_jitter() {
+        let mut j = Jitter::new();
+        for n in 1..=20 {
+            let d = backoff(n, &mut j);
+            let nominal = BACKOFF_BASE
+                .saturating_mul(1u32 << (n - 1).min(16))
+                .min(BACKOFF_CAP);
+            assert!(d >= nominal / 2, "attempt {n}: {d:?} < half of {nominal:?}");
+            assert!(
+                d < nominal.mul_f64(1.5),
+                "attempt {n}: {d:?} >= 1.5 x {nominal:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_loop_stops_after_the_budget_with_a_contention_error() {
+        let name = FullName::try_from("refs/heads/main").expect("valid");
+        let mut calls = 0;
+        let err = with_retries::<()>(2, &name, |_| {
+            calls += 1;
+            Ok(Step::Lost)
+        })
+        .expect_err("budget exhausted");
+        assert_eq!(calls, 3);
+        assert_eq!(err.kind, ErrorKind::Contention);
+        assert!(err.message.contains("refs/heads/main"), "{}", err.message);
+    }
+
+    #[test]
+    fn retry_loop_reports_the_winning_attempt() {
+        let name = FullName::try_from("refs/heads/main").expect("valid");
+        let out = with_retries(5, &name, |n| {
+            Ok(if n < 3 {
+                Step::Lost
+            } else {
+                Step::Done(n * 10)
+            })
+        })
+        .expect("third attempt wins");
+        assert_eq!((out.value, out.attempts), (30, 3));
+    }
+}

@@ -1,0 +1,350 @@
+//! `record`: write one run's fragment as a commit, straight into the object
+//! database, with no checkout.
+//!
+//! By default the commit goes onto the run's own per-issue ref
+//! `refs/heads/catalogue/<key>`, from which a pull request can be opened; a
+//! re-run builds on that ref's own tip so the pull request's diff stays the
+//! fragment alone. With `--direct` it goes onto the branch, by the same
+//! compare-and-swap and retry loop as `consolidate`.
+
+use std::collections::HashMap;
+
+use gix::{objs::tree::EntryKind, refs::FullName, ObjectId, Repository};
+use serde_json::{Map, Value};
+
+use crate::{
+    cli::{ArtifactSource, ArtifactSpec},
+    error::{Error, ErrorKind, Result},
+    fragment::{validate_path, Fragment, FragmentKey},
+    manifest::Manifest,
+    publish::{self, Cas, Expected, Step},
+    settings::{self, Settings},
+    store::{self, TreeChange},
+    worktree,
+};
+
+/// A local file to commit alongside the fragment.
+#[derive(Clone, Debug)]
+pub struct AddedFile {
+    /// Repository-relative destination (also an artifact path).
+    pub dest: String,
+    /// Its content.
+    pub data: Vec<u8>,
+    /// Whether the source was executable.
+    pub executable: bool,
+}
+
+/// A validated request to record.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The fragment to write.
+    pub fragment: Fragment,
+    /// Files to add to the commit.
+    pub added: Vec<AddedFile>,
+    /// Onto the branch instead of the per-issue ref.
+    pub direct: bool,
+    /// Retry budget.
+    pub retries: u32,
+    /// Commit message override.
+    pub message: Option<String>,
+}
+
+/// Assemble and validate the fragment from the command line: the optional
+/// `--fragment` JSON, then `--issue`, then each `--artifact`/`--add` in order.
+/// Reads the `--add` sources; touches no repository.
+pub fn prepare(
+    settings: &Settings,
+    key: Option<&str>,
+    issue: Option<u64>,
+    base_json: Option<&[u8]>,
+    specs: &[ArtifactSpec],
+) -> Result<(Fragment, Vec<AddedFile>)> {
+    let mut fields: Map<String, Value> = match base_json {
+        None => Map::new(),
+        Some(bytes) => {
+            // Validate the file as a fragment first, so its errors read as such.
+            let probe_key = FragmentKey::new("fragment").expect("a valid constant key");
+            let parsed = Fragment::parse(probe_key, bytes).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidFragment,
+                    format!("invalid --fragment input: {e}"),
+                )
+                .with("path", "--fragment")
+            })?;
+            let mut all = parsed.fields;
+            all.insert(
+                "artifacts".to_owned(),
+                Value::Array(parsed.artifacts.into_iter().map(Value::Object).collect()),
+            );
+            all
+        }
+    };
+    if let Some(n) = issue {
+        match fields.get("issue") {
+            Some(existing) if !crate::inspect::issue_is(Some(existing), n) => {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("--issue {n} disagrees with the fragment's \"issue\": {existing}"),
+                ))
+            }
+            _ => {
+                fields.insert("issue".to_owned(), Value::Number(n.into()));
+            }
+        }
+    }
+    let key = match (key, issue) {
+        (Some(k), _) => FragmentKey::new(k)
+            .map_err(|e| Error::new(ErrorKind::InvalidKey, e.to_string()).with("key", k))?,
+        (None, Some(n)) => FragmentKey::for_issue(n),
+        (None, None) => match fields.get("issue").and_then(|v| v.to_string().parse::<u64>().ok()) {
+            Some(n) if n > 0 => FragmentKey::for_issue(n),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    "record needs --issue N or --key K (or a fragment whose \"issue\" is a positive integer)",
+                ))
+            }
+        },
+    };
+    let mut added = Vec::new();
+    let mut artifacts: Vec<Value> = match fields.shift_remove("artifacts") {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
+    for spec in specs {
+        let mut artifact = Map::new();
+        artifact.insert("path".to_owned(), Value::String(spec.path().to_owned()));
+        if let Some(kind) = &spec.kind {
+            artifact.insert("kind".to_owned(), Value::String(kind.clone()));
+        }
+        if let Some(title) = &spec.title {
+            artifact.insert("title".to_owned(), Value::String(title.clone()));
+        }
+        artifacts.push(Value::Object(artifact));
+        if let ArtifactSource::Added { src, dest } = &spec.source {
+            added.push(read_added(settings, src, dest)?);
+        }
+    }
+    fields.insert("artifacts".to_owned(), Value::Array(artifacts));
+    let bytes = serde_json::to_vec(&Value::Object(fields)).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidFragment,
+            format!("could not serialise the fragment: {e}"),
+        )
+    })?;
+    let fragment = Fragment::parse(key.clone(), &bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidFragment,
+            format!("invalid fragment `{key}`: {e}"),
+        )
+        .with("key", &key)
+    })?;
+    // A path claimed twice within this one fragment.
+    Manifest::build(vec![fragment.clone()], "").map_err(|dup| {
+        Error::new(ErrorKind::DuplicatePath, dup.to_string()).with("path", &dup.path)
+    })?;
+    Ok((fragment, added))
+}
+
+fn read_added(settings: &Settings, src: &std::path::Path, dest: &str) -> Result<AddedFile> {
+    validate_path(dest).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidPath,
+            format!("invalid --add destination `{dest}`: {e}"),
+        )
+        .with("path", dest)
+    })?;
+    if dest == settings.dir || dest.starts_with(&format!("{}/", settings.dir)) {
+        return Err(Error::new(
+            ErrorKind::InvalidPath,
+            format!("--add destination `{dest}` is inside the catalogue folder `{}`, which git-catalogue owns", settings.dir),
+        )
+        .with("path", dest));
+    }
+    let meta = std::fs::metadata(src).map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("cannot read --add source `{}`: {e}", src.display()),
+        )
+        .with("path", src.display())
+    })?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("--add source `{}` is not a regular file", src.display()),
+        )
+        .with("path", src.display()));
+    }
+    let data = std::fs::read(src).map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("cannot read --add source `{}`: {e}", src.display()),
+        )
+        .with("path", src.display())
+    })?;
+    #[cfg(unix)]
+    let executable = {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o111 != 0
+    };
+    #[cfg(not(unix))]
+    let executable = false;
+    Ok(AddedFile {
+        dest: dest.to_owned(),
+        data,
+        executable,
+    })
+}
+
+/// What `record` did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The fragment's key.
+    pub key: FragmentKey,
+    /// The ref written.
+    pub target: FullName,
+    /// The new commit, or `None` when the ref already held this exact content.
+    pub commit: Option<ObjectId>,
+    /// The commit it was built on.
+    pub parent: Option<ObjectId>,
+    /// Attempts taken.
+    pub attempts: u32,
+    /// The fragment's path in the tree.
+    pub fragment_path: String,
+    /// How many artifacts the fragment lists.
+    pub artifacts: usize,
+}
+
+/// Write the fragment commit and move the ref.
+pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<Outcome> {
+    let key = &req.fragment.key;
+    let target = if req.direct {
+        settings.branch.clone()
+    } else {
+        settings::per_issue_ref(key)?
+    };
+    let fragment_path = settings.fragment_path(key);
+    let fragment_bytes = req.fragment.to_bytes();
+    let published = publish::with_retries(req.retries, &target, |_| {
+        let current = store::ref_target(repo, &target)?;
+        // A new per-issue ref starts from the branch; otherwise build on the ref itself.
+        let parent = match current {
+            Some(id) => Some(id),
+            None if !req.direct => store::ref_target(repo, &settings.branch)?,
+            None => None,
+        };
+        let root = match parent {
+            Some(p) => store::commit_tree(repo, p)?,
+            None => store::empty_tree(repo),
+        };
+        ensure_unclaimed(repo, root, settings, &req.fragment)?;
+        let mut paths = vec![fragment_path.clone()];
+        paths.extend(req.added.iter().map(|a| a.dest.clone()));
+        let checkout = worktree::checkout_of(repo, &target)?;
+        if let Some(c) = &checkout {
+            c.ensure_clean(&paths)?;
+        }
+        let mut changes = vec![TreeChange {
+            path: fragment_path.clone(),
+            kind: EntryKind::Blob,
+            id: store::write_blob(repo, &fragment_bytes, &fragment_path)?,
+        }];
+        for file in &req.added {
+            changes.push(TreeChange {
+                path: file.dest.clone(),
+                kind: if file.executable {
+                    EntryKind::BlobExecutable
+                } else {
+                    EntryKind::Blob
+                },
+                id: store::write_blob(repo, &file.data, &file.dest)?,
+            });
+        }
+        let tree = store::write_tree(repo, root, &changes)?;
+        if req.direct && tree == root {
+            // The branch already holds exactly this fragment and these files;
+            // an empty commit on the shared branch would only be noise. (A
+            // per-issue ref always gets its commit: CONTRACT §2 says a re-run
+            // adds one, and the pull request shows the re-run.)
+            return Ok(Step::Done((None, parent)));
+        }
+        let message = req.message.clone().unwrap_or_else(|| {
+            format!(
+                "catalogue: record {key}\n\n{} artifact(s) in {fragment_path}\n",
+                req.fragment.artifacts.len()
+            )
+        });
+        let parents: Vec<ObjectId> = parent.into_iter().collect();
+        let commit = store::write_commit(repo, tree, &parents, &message)?;
+        let log = format!("catalogue: record {key}");
+        match publish::compare_and_swap(
+            repo,
+            &target,
+            Expected::from_option(current),
+            commit,
+            &log,
+        )? {
+            Cas::Moved { .. } => Ok(Step::Lost),
+            Cas::Updated => {
+                if let Some(c) = &checkout {
+                    c.follow(parent.unwrap_or_else(|| store::empty_tree(repo)), commit)?;
+                }
+                Ok(Step::Done((Some(commit), parent)))
+            }
+        }
+    })?;
+    let (commit, parent) = published.value;
+    Ok(Outcome {
+        key: key.clone(),
+        target,
+        commit,
+        parent,
+        attempts: published.attempts,
+        fragment_path,
+        artifacts: req.fragment.artifacts.len(),
+    })
+}
+
+/// Refuse a fragment that claims a path another fragment of `root` already
+/// claims (CONTRACT §1). Other fragments that do not parse are not this run's
+/// business: they are skipped here and reported by `check` and `consolidate`.
+fn ensure_unclaimed(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    fragment: &Fragment,
+) -> Result<()> {
+    let ours: HashMap<&str, ()> = fragment
+        .artifacts
+        .iter()
+        .filter_map(|a| a.get("path").and_then(Value::as_str))
+        .map(|p| (p, ()))
+        .collect();
+    if ours.is_empty() {
+        return Ok(());
+    }
+    let Ok((_, blobs, _)) = store::list_fragment_blobs(repo, root, &settings.dir) else {
+        return Ok(());
+    };
+    for blob in blobs.iter().filter(|b| b.key != fragment.key) {
+        let Ok(other) = store::read_fragment(repo, blob) else {
+            continue;
+        };
+        for artifact in &other.artifacts {
+            if let Some(path) = artifact.get("path").and_then(Value::as_str) {
+                if ours.contains_key(path) {
+                    return Err(Error::new(
+                        ErrorKind::DuplicatePath,
+                        format!(
+                            "artifact path `{path}` is already claimed by fragment `{}` ({}); fragment `{}` cannot claim it too",
+                            other.key, blob.path, fragment.key
+                        ),
+                    )
+                    .with("path", path)
+                    .with("key", &other.key));
+                }
+            }
+        }
+    }
+    Ok(())
+}

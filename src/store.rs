@@ -1,0 +1,490 @@
+//! The git object layer, on gix: open the repository, read the fragments of a
+//! tree, and write blobs, trees and commits.
+//!
+//! Nothing here moves a ref (that is [`crate::publish`]) and nothing here
+//! decides what a fragment means (that is [`crate::fragment`]). Functions that
+//! read git return plain data; every gix failure is wrapped once, here, into
+//! [`Error`] naming the object or path involved.
+
+use std::path::Path;
+
+use gix::{bstr::ByteSlice, objs::tree::EntryKind, refs::FullName, ObjectId, Repository};
+
+use crate::{
+    error::{Error, ErrorKind, Result},
+    fragment::{Fragment, FragmentError, FragmentKey, MAX_FRAGMENT_BYTES},
+};
+
+/// The identity used when neither git config nor the environment names one,
+/// as in a bare CI clone. Documented in README.md.
+pub const FALLBACK_NAME: &str = "git-catalogue";
+/// See [`FALLBACK_NAME`].
+pub const FALLBACK_EMAIL: &str = "git-catalogue@localhost";
+
+/// How long a held ref lock is waited for, unless git config says otherwise.
+/// gix's own default (100 ms) is shorter than one busy writer holds
+/// `packed-refs.lock` under the load CONTRACT §3 promises to survive.
+const DEFAULT_LOCK_TIMEOUT_MS: &str = "3000";
+
+/// Open the repository the way git finds it: `GIT_DIR` and friends first,
+/// else discovery upwards from `cwd` (which must be absolute; see the gix notes, P3).
+pub fn open(cwd: &Path) -> Result<Repository> {
+    let mut repo = gix::discover_with_environment_overrides(cwd).map_err(|e| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "not a git repository (or any parent up to the root): {}: {}",
+                cwd.display(),
+                crate::error::describe_gix(&e)
+            ),
+        )
+        .with("path", cwd.display())
+    })?;
+    configure(&mut repo)?;
+    Ok(repo)
+}
+
+/// In-memory settings every command needs: the fallback identity (applies only
+/// where nothing is configured) and lock timeouts (only where unset).
+fn configure(repo: &mut Repository) -> Result<()> {
+    use gix::config::tree::{gitoxide, Core};
+    let snapshot = repo.config_snapshot();
+    let unset = |key: &str| snapshot.string(key).is_none();
+    let files_unset = unset("core.filesRefLockTimeout");
+    let packed_unset = unset("core.packedRefsTimeout");
+    let mut config = repo.config_snapshot_mut();
+    let set = |config: &mut gix::config::SnapshotMut<'_>, key, value: &str| {
+        config
+            .set_value(key, value)
+            .map(|_| ())
+            .map_err(|e| Error::git("could not set in-memory git config", &e))
+    };
+    set(
+        &mut config,
+        &gitoxide::Committer::NAME_FALLBACK,
+        FALLBACK_NAME,
+    )?;
+    set(
+        &mut config,
+        &gitoxide::Committer::EMAIL_FALLBACK,
+        FALLBACK_EMAIL,
+    )?;
+    set(&mut config, &gitoxide::Author::NAME_FALLBACK, FALLBACK_NAME)?;
+    set(
+        &mut config,
+        &gitoxide::Author::EMAIL_FALLBACK,
+        FALLBACK_EMAIL,
+    )?;
+    if files_unset {
+        set(
+            &mut config,
+            &Core::FILES_REF_LOCK_TIMEOUT,
+            DEFAULT_LOCK_TIMEOUT_MS,
+        )?;
+    }
+    if packed_unset {
+        set(
+            &mut config,
+            &Core::PACKED_REFS_TIMEOUT,
+            DEFAULT_LOCK_TIMEOUT_MS,
+        )?;
+    }
+    config
+        .commit()
+        .map_err(|e| Error::git("could not apply in-memory git config", &e))?;
+    Ok(())
+}
+
+/// A git config string, if set.
+pub fn config_string(repo: &Repository, key: &str) -> Option<String> {
+    repo.config_snapshot()
+        .string(key)
+        .map(|v| v.to_str_lossy().into_owned())
+}
+
+/// The object a ref points to directly, or `None` when it does not exist.
+pub fn ref_target(repo: &Repository, name: &FullName) -> Result<Option<ObjectId>> {
+    let reference = repo
+        .try_find_reference(name.as_ref())
+        .map_err(|e| Error::git(format!("could not read ref {name}"), &e).with("ref", name))?;
+    match reference {
+        None => Ok(None),
+        Some(r) => match r.try_id() {
+            Some(id) => Ok(Some(id.detach())),
+            None => Err(Error::new(
+                ErrorKind::Git,
+                format!("ref {name} is symbolic; git-catalogue only moves direct refs"),
+            )
+            .with("ref", name)),
+        },
+    }
+}
+
+/// Resolve a revision the way git does (`main~2`, a hex id, a tag) to a commit.
+pub fn resolve_commit(repo: &Repository, rev: &str) -> Result<ObjectId> {
+    let id = repo.rev_parse_single(rev).map_err(|e| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "revision `{rev}` not found: {}",
+                crate::error::describe_gix(&e)
+            ),
+        )
+        .with("commit", rev)
+    })?;
+    let object = id
+        .object()
+        .map_err(|e| Error::git(format!("could not read object {id}"), &e).with("commit", id))?;
+    let commit = object.peel_to_commit().map_err(|e| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "revision `{rev}` is not a commit: {}",
+                crate::error::describe_gix(&e)
+            ),
+        )
+        .with("commit", rev)
+    })?;
+    Ok(commit.id)
+}
+
+/// The root tree of a commit.
+pub fn commit_tree(repo: &Repository, commit: ObjectId) -> Result<ObjectId> {
+    let c = repo.find_commit(commit).map_err(|e| {
+        Error::git(format!("could not read commit {commit}"), &e).with("commit", commit)
+    })?;
+    c.tree_id().map(|id| id.detach()).map_err(|e| {
+        Error::git(format!("could not read the tree of commit {commit}"), &e).with("commit", commit)
+    })
+}
+
+/// The id of the empty tree in this repository's hash.
+pub fn empty_tree(repo: &Repository) -> ObjectId {
+    ObjectId::empty_tree(repo.object_hash())
+}
+
+/// An entry found at a path of a tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathEntry {
+    /// What kind of entry it is.
+    pub kind: EntryKind,
+    /// Its object id.
+    pub id: ObjectId,
+}
+
+/// The entry at `path` (`/`-separated) in `tree`, if any.
+pub fn entry_at(repo: &Repository, tree: ObjectId, path: &str) -> Result<Option<PathEntry>> {
+    if tree == empty_tree(repo) {
+        return Ok(None);
+    }
+    let t = repo
+        .find_tree(tree)
+        .map_err(|e| Error::git(format!("could not read tree {tree}"), &e).with("blob", tree))?;
+    let entry = t.lookup_entry(path.split('/')).map_err(|e| {
+        Error::git(format!("could not look up `{path}` in tree {tree}"), &e).with("path", path)
+    })?;
+    Ok(entry.map(|e| PathEntry {
+        kind: e.mode().kind(),
+        id: e.object_id(),
+    }))
+}
+
+/// Read a blob's bytes.
+pub fn read_blob(repo: &Repository, id: ObjectId, path: &str) -> Result<Vec<u8>> {
+    let mut blob = repo.find_blob(id).map_err(|e| {
+        Error::git(format!("could not read blob {id} of `{path}`"), &e)
+            .with("path", path)
+            .with("blob", id)
+    })?;
+    Ok(blob.take_data())
+}
+
+/// What the fragments folder of a tree holds.
+#[derive(Debug)]
+pub struct FragmentsRead {
+    /// The id of the fragments tree (the empty tree's id when there is no folder): the manifest's `source`.
+    pub source: ObjectId,
+    /// Every fragment, parsed and validated, in tree order.
+    pub fragments: Vec<Fragment>,
+    /// Ignored entries (regular files not named `*.json`), one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// A fragment blob found in the folder, not yet parsed.
+#[derive(Clone, Debug)]
+pub struct FragmentBlob {
+    /// Its key.
+    pub key: FragmentKey,
+    /// Its blob id.
+    pub id: ObjectId,
+    /// Its path from the repository root.
+    pub path: String,
+}
+
+/// The `.json` fragment blobs of `<dir>/fragments` in `root`, classified by
+/// CONTRACT §1: other regular files are skipped with a warning; a symlink,
+/// submodule, sub-folder or a `.json` name whose key is invalid is an error.
+pub fn list_fragment_blobs(
+    repo: &Repository,
+    root: ObjectId,
+    dir: &str,
+) -> Result<(ObjectId, Vec<FragmentBlob>, Vec<String>)> {
+    let folder = format!("{dir}/fragments");
+    let Some(entry) = entry_at(repo, root, &folder)? else {
+        return Ok((empty_tree(repo), Vec::new(), Vec::new()));
+    };
+    if entry.kind != EntryKind::Tree {
+        return Err(Error::new(
+            ErrorKind::InvalidTree,
+            format!(
+                "`{folder}` must be a folder, but it is a {}",
+                describe_kind(entry.kind)
+            ),
+        )
+        .with("path", &folder)
+        .with("blob", entry.id));
+    }
+    let tree = repo.find_tree(entry.id).map_err(|e| {
+        Error::git(
+            format!("could not read tree {} of `{folder}`", entry.id),
+            &e,
+        )
+        .with("path", &folder)
+    })?;
+    let mut blobs = Vec::new();
+    let mut warnings = Vec::new();
+    for item in tree.iter() {
+        let item = item.map_err(|e| {
+            Error::git(
+                format!("could not decode tree {} of `{folder}`", entry.id),
+                &e,
+            )
+            .with("path", &folder)
+        })?;
+        let name = item.filename().to_str_lossy().into_owned();
+        let path = format!("{folder}/{name}");
+        let kind = item.mode().kind();
+        let regular = matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable);
+        match name.strip_suffix(".json") {
+            Some(stem) => {
+                let key = FragmentKey::new(stem).map_err(|e| {
+                    Error::new(ErrorKind::InvalidKey, format!("`{path}`: {e}"))
+                        .with("path", &path)
+                        .with("key", stem)
+                })?;
+                if !regular {
+                    return Err(not_a_regular_file(&path, kind, item.object_id()));
+                }
+                blobs.push(FragmentBlob {
+                    key,
+                    id: item.object_id(),
+                    path,
+                });
+            }
+            None if regular => {
+                warnings.push(format!("ignoring `{path}`: not a `.json` fragment"));
+            }
+            None => return Err(not_a_regular_file(&path, kind, item.object_id())),
+        }
+    }
+    Ok((entry.id, blobs, warnings))
+}
+
+fn describe_kind(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Tree => "folder",
+        EntryKind::Blob | EntryKind::BlobExecutable => "file",
+        EntryKind::Link => "symlink",
+        EntryKind::Commit => "submodule",
+    }
+}
+
+fn not_a_regular_file(path: &str, kind: EntryKind, id: ObjectId) -> Error {
+    Error::new(
+        ErrorKind::InvalidTree,
+        format!(
+            "`{path}` is a {} ({id}); the fragments folder holds only regular `<key>.json` files, and nothing else is followed",
+            describe_kind(kind)
+        ),
+    )
+    .with("path", path)
+    .with("blob", id)
+}
+
+/// Read and parse one fragment blob; errors name its path and blob id.
+pub fn read_fragment(repo: &Repository, blob: &FragmentBlob) -> Result<Fragment> {
+    let header = repo.find_header(blob.id).map_err(|e| {
+        Error::git(
+            format!("could not read blob {} of `{}`", blob.id, blob.path),
+            &e,
+        )
+        .with("path", &blob.path)
+        .with("blob", blob.id)
+    })?;
+    // Refuse before loading: a hostile fragment could be gigabytes.
+    let size = header.size() as usize;
+    let data = if size > MAX_FRAGMENT_BYTES {
+        return Err(fragment_error(blob, FragmentError::TooLarge { size }));
+    } else {
+        read_blob(repo, blob.id, &blob.path)?
+    };
+    Fragment::parse(blob.key.clone(), &data).map_err(|e| fragment_error(blob, e))
+}
+
+/// Wrap a fragment's validation failure with its path and blob id.
+pub fn fragment_error(blob: &FragmentBlob, err: FragmentError) -> Error {
+    Error::new(
+        ErrorKind::InvalidFragment,
+        format!("invalid fragment `{}` (blob {}): {err}", blob.path, blob.id),
+    )
+    .with("path", &blob.path)
+    .with("blob", blob.id)
+}
+
+/// Every fragment of `<dir>/fragments` in `root`, parsed and validated.
+pub fn read_fragments(repo: &Repository, root: ObjectId, dir: &str) -> Result<FragmentsRead> {
+    let (source, blobs, warnings) = list_fragment_blobs(repo, root, dir)?;
+    let fragments = blobs
+        .iter()
+        .map(|b| read_fragment(repo, b))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(FragmentsRead {
+        source,
+        fragments,
+        warnings,
+    })
+}
+
+/// Write a blob, returning its id (a no-op when it already exists).
+pub fn write_blob(repo: &Repository, data: &[u8], path: &str) -> Result<ObjectId> {
+    repo.write_blob(data).map(|id| id.detach()).map_err(|e| {
+        Error::git(format!("could not write the blob for `{path}`"), &e).with("path", path)
+    })
+}
+
+/// The id `data` would have as a blob, without writing it.
+pub fn blob_id(repo: &Repository, data: &[u8]) -> Result<ObjectId> {
+    gix::objs::compute_hash(repo.object_hash(), gix::objs::Kind::Blob, data)
+        .map_err(|e| Error::new(ErrorKind::Git, format!("could not hash a blob: {e}")))
+}
+
+/// One file to put into a tree.
+#[derive(Clone, Debug)]
+pub struct TreeChange {
+    /// Repository-relative, `/`-separated, already validated.
+    pub path: String,
+    /// `Blob` or `BlobExecutable`.
+    pub kind: EntryKind,
+    /// An existing blob.
+    pub id: ObjectId,
+}
+
+/// `base` with `changes` applied; only the trees on the changed paths are rebuilt.
+///
+/// The gix editor silently turns a blob into a folder (or the reverse) when a
+/// path crosses it, so both are refused here first, naming the path.
+pub fn write_tree(repo: &Repository, base: ObjectId, changes: &[TreeChange]) -> Result<ObjectId> {
+    for change in changes {
+        let mut prefix = String::new();
+        let components: Vec<&str> = change.path.split('/').collect();
+        for (i, part) in components.iter().enumerate() {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            let last = i + 1 == components.len();
+            if let Some(existing) = entry_at(repo, base, &prefix)? {
+                let clash = if last {
+                    existing.kind == EntryKind::Tree || existing.kind == EntryKind::Commit
+                } else {
+                    existing.kind != EntryKind::Tree
+                };
+                if clash {
+                    return Err(Error::new(
+                        ErrorKind::InvalidPath,
+                        format!(
+                            "cannot write `{}`: `{prefix}` is a {} in the base tree {base}",
+                            change.path,
+                            describe_kind(existing.kind)
+                        ),
+                    )
+                    .with("path", &change.path));
+                }
+            }
+        }
+    }
+    if base == empty_tree(repo) {
+        repo.write_object(gix::objs::Tree::empty())
+            .map_err(|e| Error::git("could not write the empty tree", &e))?;
+    }
+    let mut editor = repo
+        .edit_tree(base)
+        .map_err(|e| Error::git(format!("could not edit tree {base}"), &e))?;
+    for change in changes {
+        editor
+            .upsert(change.path.as_str(), change.kind, change.id)
+            .map_err(|e| {
+                Error::git(
+                    format!("could not place `{}` in tree {base}", change.path),
+                    &e,
+                )
+                .with("path", &change.path)
+            })?;
+    }
+    editor
+        .write()
+        .map(|id| id.detach())
+        .map_err(|e| Error::git(format!("could not write the tree edited from {base}"), &e))
+}
+
+/// Write a commit of `tree` on `parents`, authored and committed by the
+/// configured identity (or the fallback).
+pub fn write_commit(
+    repo: &Repository,
+    tree: ObjectId,
+    parents: &[ObjectId],
+    message: &str,
+) -> Result<ObjectId> {
+    let author = identity(repo.author(), "author")?;
+    let committer = identity(repo.committer(), "committer")?;
+    let commit = gix::objs::Commit {
+        tree,
+        parents: parents.to_vec().into(),
+        author,
+        committer,
+        encoding: None,
+        message: message.into(),
+        extra_headers: Vec::new(),
+    };
+    repo.write_object(&commit)
+        .map(|id| id.detach())
+        .map_err(|e| Error::git(format!("could not write a commit of tree {tree}"), &e))
+}
+
+fn identity(
+    sig: Option<gix::Result<gix::actor::SignatureRef<'_>>>,
+    role: &str,
+) -> Result<gix::actor::Signature> {
+    let sig = sig
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Git,
+                format!("no {role} identity, not even the fallback"),
+            )
+        })?
+        .map_err(|e| {
+            Error::git(
+                format!(
+                    "the {role} identity is invalid (check GIT_{}_DATE)",
+                    role.to_uppercase()
+                ),
+                &e,
+            )
+        })?;
+    sig.to_owned().map_err(|e| {
+        Error::new(
+            ErrorKind::Git,
+            format!("the {role} identity is invalid: {e}"),
+        )
+    })
+}
