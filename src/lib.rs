@@ -133,13 +133,14 @@ pub fn run_with_repo(
                 .unwrap_or_default();
             let base = match &args.fragment {
                 None => None,
-                Some(path) => Some(read_input(path)?),
+                Some(path) => Some((path.display().to_string(), read_input(path)?)),
             };
             let (fragment, added) = record::prepare(
                 settings,
                 args.key.as_deref(),
                 args.issue,
-                base.as_deref(),
+                base.as_ref()
+                    .map(|(name, bytes)| (name.as_str(), bytes.as_slice())),
                 &specs,
             )?;
             let req = record::Request {

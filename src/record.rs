@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::{
     cli::{ArtifactSource, ArtifactSpec},
     error::{Error, ErrorKind, Result},
-    fragment::{validate_path, Fragment, FragmentKey},
+    fragment::{validate_path, Fragment, FragmentError, FragmentKey},
     manifest::Manifest,
     publish::{self, Cas, Expected, Step},
     settings::{self, Settings},
@@ -56,21 +56,16 @@ pub fn prepare(
     settings: &Settings,
     key: Option<&str>,
     issue: Option<u64>,
-    base_json: Option<&[u8]>,
+    base_json: Option<(&str, &[u8])>,
     specs: &[ArtifactSpec],
 ) -> Result<(Fragment, Vec<AddedFile>)> {
     let mut fields: Map<String, Value> = match base_json {
         None => Map::new(),
-        Some(bytes) => {
+        Some((source, bytes)) => {
             // Validate the file as a fragment first, so its errors read as such.
             let probe_key = FragmentKey::new("fragment").expect("a valid constant key");
-            let parsed = Fragment::parse(probe_key, bytes).map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidFragment,
-                    format!("invalid --fragment input: {e}"),
-                )
-                .with("path", "--fragment")
-            })?;
+            let parsed = Fragment::parse(probe_key, bytes)
+                .map_err(|e| invalid(&format!("--fragment `{source}`"), ("path", source), e))?;
             let mut all = parsed.fields;
             all.insert(
                 "artifacts".to_owned(),
@@ -132,18 +127,25 @@ pub fn prepare(
             format!("could not serialise the fragment: {e}"),
         )
     })?;
-    let fragment = Fragment::parse(key.clone(), &bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidFragment,
-            format!("invalid fragment `{key}`: {e}"),
-        )
-        .with("key", &key)
-    })?;
+    let fragment = Fragment::parse(key.clone(), &bytes)
+        .map_err(|e| invalid(&format!("fragment `{key}`"), ("key", key.as_str()), e))?;
     // A path claimed twice within this one fragment.
     Manifest::build(vec![fragment.clone()], "").map_err(|dup| {
         Error::new(ErrorKind::DuplicatePath, dup.to_string()).with("path", &dup.path)
     })?;
     Ok((fragment, added))
+}
+
+/// A refused fragment: a bad artifact path is `invalid_path` naming the path;
+/// anything else is `invalid_fragment` naming where the fragment came from.
+fn invalid(what: &str, (field, origin): (&str, &str), err: FragmentError) -> Error {
+    match &err {
+        FragmentError::BadPath { path, .. } => {
+            Error::new(ErrorKind::InvalidPath, format!("{what}: {err}")).with("path", path)
+        }
+        _ => Error::new(ErrorKind::InvalidFragment, format!("invalid {what}: {err}"))
+            .with(field, origin),
+    }
 }
 
 fn read_added(settings: &Settings, src: &std::path::Path, dest: &str) -> Result<AddedFile> {
@@ -230,8 +232,7 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
         // A new per-issue ref starts from the branch; otherwise build on the ref itself.
         let parent = match current {
             Some(id) => Some(id),
-            None if !req.direct => store::ref_target(repo, &settings.branch)?,
-            None => None,
+            None => store::branch_base(repo, &settings.branch)?,
         };
         let root = match parent {
             Some(p) => store::commit_tree(repo, p)?,

@@ -120,6 +120,27 @@ pub fn ref_target(repo: &Repository, name: &FullName) -> Result<Option<ObjectId>
     }
 }
 
+/// The commit to build on for `branch`: its tip, or `None` when HEAD names
+/// the branch and it has no commit yet (the first record creates
+/// it). A missing branch anywhere else is an error, so a mistyped `--branch`
+/// cannot start an unrelated history.
+pub fn branch_base(repo: &Repository, branch: &FullName) -> Result<Option<ObjectId>> {
+    if let Some(tip) = ref_target(repo, branch)? {
+        return Ok(Some(tip));
+    }
+    let head = repo
+        .head()
+        .map_err(|e| Error::git("could not read HEAD", &e))?;
+    if head.is_unborn() && head.referent_name() == Some(branch.as_ref()) {
+        return Ok(None);
+    }
+    Err(Error::new(
+        ErrorKind::NotFound,
+        format!("branch {branch} does not exist (check --branch or catalogue.branch)"),
+    )
+    .with("ref", branch))
+}
+
 /// Resolve a revision the way git does (`main~2`, a hex id, a tag) to a commit.
 pub fn resolve_commit(repo: &Repository, rev: &str) -> Result<ObjectId> {
     let id = repo.rev_parse_single(rev).map_err(|e| {

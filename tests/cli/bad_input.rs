@@ -1,0 +1,607 @@
+//! Bad input (CONTRACT §4): each case exits 2 with an error naming the
+//! offender, and nothing is written — neither a ref nor an object file.
+
+use anyhow::{ensure, Context, Result};
+use serde_json::Value;
+
+use crate::support::{fixture, known_kind, str_field, Content, Repo};
+
+/// The `--json` error fields that may name an offender.
+const OFFENDER_FIELDS: &[&str] = &["path", "blob", "commit", "ref", "lock", "key"];
+
+/// Run `args` twice (human, then `--json`) and require a refusal with exit
+/// `code`: `error.kind` is `kind`; stderr, `error.message` and at least one
+/// offender field contain every string in `named`; refs and object files are
+/// unchanged. Every unmet expectation is listed in the error, not just the
+/// first. Returns the `--json` error object.
+fn assert_refused(
+    repo: &Repo,
+    args: &[&str],
+    code: i32,
+    kind: &str,
+    named: &[&str],
+) -> Result<Value> {
+    let mut problems = Vec::new();
+    let before = repo.snapshot()?;
+    let run = repo.catalogue(args)?;
+    if run.status != code {
+        problems.push(format!("exit {} instead of {code}", run.status));
+    }
+    for n in named {
+        if !run.stderr.contains(n) {
+            problems.push(format!("stderr does not name {n:?}"));
+        }
+    }
+    let mut json_args = vec!["--json"];
+    json_args.extend_from_slice(args);
+    let json_run = repo.catalogue(&json_args)?;
+    if json_run.status != code {
+        problems.push(format!(
+            "--json: exit {} instead of {code}",
+            json_run.status
+        ));
+    }
+    let error = json_run.json()?["error"].clone();
+    if error["kind"] != kind {
+        problems.push(format!(
+            "error.kind is {} instead of {kind:?}",
+            error["kind"]
+        ));
+    }
+    let message = error["message"].as_str().unwrap_or_default();
+    for n in named {
+        if !message.contains(n) {
+            problems.push(format!("error.message does not name {n:?}"));
+        }
+        let in_field = OFFENDER_FIELDS
+            .iter()
+            .any(|f| error[*f].as_str().is_some_and(|v| v.contains(n)));
+        if !in_field {
+            problems.push(format!("no offender field {OFFENDER_FIELDS:?} names {n:?}"));
+        }
+    }
+    if let Err(e) = known_kind(&error) {
+        problems.push(e.to_string());
+    }
+    if repo.snapshot()? != before {
+        problems.push("refs or objects changed".to_owned());
+    }
+    ensure!(
+        problems.is_empty(),
+        "{args:?}:\n    - {}\n    stderr: {}\n    json: {}",
+        problems.join("\n    - "),
+        run.stderr.trim(),
+        json_run.stdout.trim()
+    );
+    Ok(error)
+}
+
+/// Run every case, then fail listing all the cases that failed.
+fn all_refused<T: std::fmt::Debug>(
+    cases: &[T],
+    mut each: impl FnMut(&T) -> Result<()>,
+) -> Result<()> {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| each(case).err().map(|e| format!("{case:?}: {e:#}")))
+        .collect();
+    ensure!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+#[test]
+fn bad_artifact_paths_are_refused_naming_the_path() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let paths = [
+        "../x",
+        "docs/../../x",
+        "/abs",
+        "/etc/passwd",
+        "a//b",
+        "a/./b",
+        "a/../b",
+        "./a",
+        ".",
+        "..",
+        "docs/..",
+        ".git/config",
+        ".git",
+        "docs/.git/x",
+        ".GIT/x",
+        "docs/.Git/hooks/pre-commit",
+        "git~1/config",
+        "GIT~1/config",
+        ".git./x",
+        "docs/.git.",
+    ];
+    let cases: Vec<(&str, bool)> = paths
+        .iter()
+        .flat_map(|p| [(*p, false), (*p, true)])
+        .collect();
+    all_refused(&cases, |&(path, direct)| {
+        let mut args = vec!["record", "--issue", "1", "--artifact", path];
+        if direct {
+            args.push("--direct");
+        }
+        assert_refused(&repo, &args, 2, "invalid_path", &[path]).map(drop)
+    })?;
+    // The empty path cannot be named in a message, but is refused all the same.
+    let before = repo.snapshot()?;
+    let (status, out) = repo.catalogue_json(&["record", "--issue", "1", "--artifact", ""])?;
+    assert_eq!(status, 2, "{out}");
+    assert_eq!(out["error"]["kind"], "invalid_path");
+    assert_eq!(repo.snapshot()?, before);
+    Ok(())
+}
+
+#[test]
+fn control_characters_in_a_path_are_refused() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let paths = [
+        "ctl\u{7}char.md",
+        "tab\tchar.md",
+        "new\nline.md",
+        "del\u{7f}char.md",
+        "esc\u{1b}[31mchar.md",
+    ];
+    all_refused(&paths, |path| {
+        let before = repo.snapshot()?;
+        let run = repo.catalogue(&["--json", "record", "--issue", "1", "--artifact", path])?;
+        run.expect(2)?;
+        let error = run.json()?["error"].clone();
+        // The offender is named, even if its control character is escaped.
+        let prefix = path
+            .split(|c: char| c.is_control())
+            .next()
+            .unwrap_or_default();
+        ensure!(str_field(&error, "message")?.contains(prefix), "{run:?}");
+        ensure!(run.stderr.contains(prefix), "{run:?}");
+        // A raw escape sequence must not reach the terminal.
+        ensure!(!run.stderr.contains('\u{1b}'), "{run:?}");
+        ensure!(repo.snapshot()? == before, "something was written");
+        ensure!(
+            error["kind"] == "invalid_path",
+            "error.kind is {} instead of \"invalid_path\"",
+            error["kind"]
+        );
+        Ok(())
+    })
+}
+
+#[test]
+fn a_nul_in_a_fragment_file_s_path_is_refused() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let file = fixture("fragments/nul-in-path.json");
+    let file = file.to_str().context("fixture path is UTF-8")?;
+    let before = repo.snapshot()?;
+    let run = repo.catalogue(&["--json", "record", "--issue", "1", "--fragment", file])?;
+    run.expect(2)?;
+    let error = run.json()?["error"].clone();
+    let kind = str_field(&error, "kind")?;
+    assert!(
+        kind == "invalid_path" || kind == "invalid_fragment",
+        "{run:?}"
+    );
+    assert!(
+        str_field(&error, "message")?.contains("docs/nul"),
+        "{run:?}"
+    );
+    assert_eq!(repo.snapshot()?, before);
+    Ok(())
+}
+
+#[test]
+fn bad_add_destinations_are_refused_before_anything_is_written() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let src = repo.sandbox_file("payload.md", b"payload\n")?;
+    let dests = [
+        "../escape.md",
+        ".git/hooks/post-checkout",
+        "a//b.md",
+        "/abs.md",
+        "GIT~1/x",
+    ];
+    let cases: Vec<(&str, bool)> = dests
+        .iter()
+        .flat_map(|d| [(*d, false), (*d, true)])
+        .collect();
+    all_refused(&cases, |&(dest, direct)| {
+        let add = format!("{}={dest}", src.display());
+        let mut args = vec!["record", "--issue", "1", "--add", &add];
+        if direct {
+            args.push("--direct");
+        }
+        assert_refused(&repo, &args, 2, "invalid_path", &[dest]).map(drop)
+    })
+}
+
+#[test]
+fn bad_fragment_files_are_refused_naming_the_file() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let cases = [
+        ("invalid-json.json", None),
+        ("missing-artifacts.json", Some("artifacts")),
+        ("artifacts-not-an-array.json", Some("artifacts")),
+        ("not-an-object.json", None),
+        ("artifact-without-path.json", Some("path")),
+        ("reserved-fragment-field.json", Some("fragment")),
+        ("reserved-issue-field.json", Some("issue")),
+    ];
+    all_refused(&cases, |&(name, also_named)| {
+        let file = fixture(&format!("fragments/{name}"));
+        let file = file.to_str().context("fixture path is UTF-8")?;
+        let args = ["record", "--issue", "1", "--fragment", file];
+        let error = assert_refused(&repo, &args, 2, "invalid_fragment", &[name])?;
+        if let Some(word) = also_named {
+            let message = str_field(&error, "message")?;
+            ensure!(
+                message.contains(word),
+                "the message does not say {word:?}: {message}"
+            );
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn invalid_json_on_standard_input_is_refused() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let before = repo.snapshot()?;
+    let run = repo.catalogue_stdin(
+        &[
+            "--json",
+            "record",
+            "--direct",
+            "--issue",
+            "1",
+            "--fragment",
+            "-",
+        ],
+        b"{\"artifacts\": [",
+    )?;
+    run.expect(2)?;
+    assert_eq!(run.json()?["error"]["kind"], "invalid_fragment", "{run:?}");
+    assert_eq!(repo.snapshot()?, before);
+    Ok(())
+}
+
+#[test]
+fn bad_keys_are_refused_naming_the_key() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let long = "k".repeat(129);
+    let keys = [
+        "-x",
+        "a/b",
+        long.as_str(),
+        ".hidden",
+        "_under",
+        "a b",
+        "a:b",
+        "a*b",
+        "ü",
+    ];
+    let cases: Vec<(&str, bool)> = keys
+        .iter()
+        .flat_map(|k| [(*k, false), (*k, true)])
+        .collect();
+    all_refused(&cases, |&(key, direct)| {
+        let flag = format!("--key={key}");
+        let mut args = vec!["record", &flag, "--artifact", "a.md"];
+        if direct {
+            args.push("--direct");
+        }
+        assert_refused(&repo, &args, 2, "invalid_key", &[key]).map(drop)
+    })
+}
+
+#[test]
+fn a_key_of_128_characters_is_accepted() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let key = format!("a{}", "b".repeat(127));
+    repo.catalogue_ok(&["record", "--key", &key, "--artifact", "a.md"])?;
+    assert!(repo.exists(&format!(
+        "refs/heads/catalogue/{key}:catalogue/fragments/{key}.json"
+    ))?);
+    Ok(())
+}
+
+#[test]
+fn keys_that_cannot_be_ref_names_are_refused_for_a_per_issue_ref() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    all_refused(&["a..b", "x.lock", "end."], |key| {
+        let flag = format!("--key={key}");
+        assert_refused(
+            &repo,
+            &["record", &flag, "--artifact", "a.md"],
+            2,
+            "invalid_key",
+            &[key],
+        )
+        .map(drop)
+    })
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_json_usage_error() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let cases: &[&[&str]] = &[
+        &["record", "--artifact", "a.md"],
+        &["record", "--issue", "0", "--artifact", "a.md"],
+        &["record", "--issue", "-3", "--artifact", "a.md"],
+        &["record", "--issue", "abc", "--artifact", "a.md"],
+        &[
+            "record",
+            "--issue",
+            "1",
+            "--kind",
+            "k",
+            "--artifact",
+            "a.md",
+        ],
+        &[
+            "record",
+            "--issue",
+            "1",
+            "--artifact",
+            "a.md",
+            "--kind",
+            "k",
+            "--kind",
+            "l",
+        ],
+        &["record", "--issue", "1", "--add", "no-equals-sign"],
+        &["consolidate", "--retries", "many"],
+        &["no-such-command"],
+    ];
+    all_refused(cases, |args| {
+        let before = repo.snapshot()?;
+        repo.catalogue(args)?.expect(2)?;
+        let (status, out) = repo.catalogue_json(args)?;
+        ensure!(status == 2, "--json: exit {status}: {out}");
+        ensure!(out["error"]["kind"] == "usage", "{out}");
+        ensure!(repo.snapshot()? == before, "something was written");
+        Ok(())
+    })
+}
+
+#[test]
+fn a_missing_branch_makes_every_command_exit_4_naming_the_ref() -> Result<()> {
+    // Only a branch that HEAD names and that has no commit yet is created by
+    // `record` (see record.rs); a mistyped one must not start a new history.
+    let repo = Repo::new_bare()?;
+    let cases: &[&[&str]] = &[
+        &["record", "--direct", "--branch", "nope", "--issue", "1"],
+        &["record", "--branch", "nope", "--issue", "1"],
+        &["consolidate", "--branch", "nope"],
+        &["check", "--branch", "nope"],
+        &["list", "--branch", "nope"],
+    ];
+    all_refused(cases, |args| {
+        assert_refused(&repo, args, 4, "not_found", &["refs/heads/nope"]).map(drop)
+    })
+}
+
+/// A bare repository whose main holds one valid fragment claiming `docs/shared.md`.
+fn with_one_fragment() -> Result<Repo> {
+    let repo = Repo::new_bare()?;
+    repo.catalogue_ok(&[
+        "record",
+        "--direct",
+        "--issue",
+        "1",
+        "--artifact",
+        "docs/shared.md",
+    ])?;
+    Ok(repo)
+}
+
+#[test]
+fn a_path_claimed_by_two_fragments_stops_consolidation_naming_both() -> Result<()> {
+    let repo = with_one_fragment()?;
+    repo.commit_by_hand(
+        &[(
+            "catalogue/fragments/issue-2.json",
+            Content::File(br#"{"issue": 2, "artifacts": [{"path": "docs/own.md"}, {"path": "docs/shared.md"}]}"#),
+        )],
+        "Merge a fragment that claims a path issue-1 already has",
+    )?;
+    let error = assert_refused(
+        &repo,
+        &["consolidate"],
+        2,
+        "duplicate_path",
+        &["docs/shared.md"],
+    )?;
+    let message = str_field(&error, "message")?;
+    assert!(
+        message.contains("issue-1") && message.contains("issue-2"),
+        "{error}"
+    );
+
+    for args in [&["check"][..], &["check", "--fragments-only"][..]] {
+        let run = repo.catalogue(args)?;
+        run.expect(1)?;
+        assert!(run.stderr.contains("docs/shared.md"), "{run:?}");
+        let (status, out) = repo.catalogue_json(args)?;
+        assert_eq!(status, 1);
+        assert_eq!(out["valid"], false);
+        let problems = out["problems"].to_string();
+        assert!(
+            problems.contains("duplicate_path") && problems.contains("docs/shared.md"),
+            "{out}"
+        );
+    }
+    Ok(())
+}
+
+/// Commit `entries` by hand next to a valid fragment, then require that
+/// `consolidate` refuses (exit 2) naming `named` in stderr, `error.message` and
+/// `error.path`, writing nothing, and that `check` exits 1 naming it too.
+fn assert_fragments_folder_refused(entries: &[(&str, Content<'_>)], named: &str) -> Result<()> {
+    let repo = with_one_fragment()?;
+    repo.commit_by_hand(
+        entries,
+        "Commit something odd into the fragments folder by hand",
+    )?;
+    let before = repo.snapshot()?;
+    let run = repo.catalogue(&["consolidate"])?;
+    run.expect(2)?;
+    assert!(
+        run.stderr.contains(named),
+        "stderr does not name {named:?}: {run:?}"
+    );
+    let run = repo.catalogue(&["--json", "consolidate"])?;
+    run.expect(2)?;
+    let error = run.json()?["error"].clone();
+    assert!(str_field(&error, "message")?.contains(named), "{run:?}");
+    assert!(
+        error["path"].as_str().is_some_and(|p| p.contains(named)),
+        "error.path does not name {named:?}: {run:?}"
+    );
+    assert_eq!(
+        repo.snapshot()?,
+        before,
+        "a refused consolidate wrote something"
+    );
+    let check = repo.catalogue(&["check"])?;
+    check.expect(1)?;
+    assert!(check.stderr.contains(named), "{check:?}");
+    // Last, so that everything above is known to hold when only this fails.
+    known_kind(&error)
+}
+
+#[test]
+fn a_fragment_blob_over_one_mebibyte_is_refused_naming_it() -> Result<()> {
+    assert_fragments_folder_refused(
+        &[(
+            "catalogue/fragments/huge.json",
+            Content::File(&padded_fragment((1 << 20) + 1)),
+        )],
+        "huge.json",
+    )
+}
+
+#[test]
+fn a_fragment_blob_of_exactly_one_mebibyte_is_accepted() -> Result<()> {
+    let repo = with_one_fragment()?;
+    let bytes = padded_fragment(1 << 20);
+    assert_eq!(bytes.len(), 1 << 20);
+    repo.commit_by_hand(
+        &[("catalogue/fragments/big.json", Content::File(&bytes))],
+        "A big fragment",
+    )?;
+    repo.catalogue_ok(&["consolidate"])?;
+    let manifest = repo.text("main:catalogue/manifest.json")?;
+    assert!(
+        manifest.contains("\"big.md\""),
+        "the 1 MiB fragment is not in the manifest"
+    );
+    repo.catalogue(&["check"])?.expect(0)?;
+    Ok(())
+}
+
+/// A valid fragment of exactly `size` bytes.
+fn padded_fragment(size: usize) -> Vec<u8> {
+    let head = br#"{"artifacts": [{"path": "big.md", "pad": ""#;
+    let tail = br#""}]}"#;
+    let mut bytes = head.to_vec();
+    bytes.resize(size - tail.len(), b'x');
+    bytes.extend_from_slice(tail);
+    bytes
+}
+
+#[test]
+fn a_symlink_in_the_fragments_folder_is_refused_not_followed() -> Result<()> {
+    assert_fragments_folder_refused(
+        &[(
+            "catalogue/fragments/link.json",
+            Content::Symlink("issue-1.json"),
+        )],
+        "link.json",
+    )
+}
+
+#[test]
+fn a_submodule_in_the_fragments_folder_is_refused() -> Result<()> {
+    // Any commit id does for a gitlink; git never follows it.
+    assert_fragments_folder_refused(
+        &[(
+            "catalogue/fragments/sub.json",
+            Content::Gitlink("1111111111111111111111111111111111111111"),
+        )],
+        "sub.json",
+    )
+}
+
+#[test]
+fn a_sub_folder_in_the_fragments_folder_is_refused() -> Result<()> {
+    assert_fragments_folder_refused(
+        &[(
+            "catalogue/fragments/nested/issue-5.json",
+            Content::File(br#"{"artifacts": [{"path": "n.md"}]}"#),
+        )],
+        "nested",
+    )
+}
+
+#[test]
+fn a_json_file_with_an_invalid_key_in_the_fragments_folder_is_refused() -> Result<()> {
+    assert_fragments_folder_refused(
+        &[(
+            "catalogue/fragments/bad key.json",
+            Content::File(br#"{"artifacts": [{"path": "k.md"}]}"#),
+        )],
+        "bad key.json",
+    )
+}
+
+#[test]
+fn an_invalid_fragment_committed_to_the_branch_is_refused_naming_it() -> Result<()> {
+    assert_fragments_folder_refused(
+        &[(
+            "catalogue/fragments/broken.json",
+            Content::File(b"{\"artifacts\": [{\"path\": \"../up\"}]}"),
+        )],
+        "broken.json",
+    )?;
+    assert_fragments_folder_refused(
+        &[(
+            "catalogue/fragments/garbage.json",
+            Content::File(b"<<<<<<< HEAD\n"),
+        )],
+        "garbage.json",
+    )
+}
+
+#[test]
+fn a_non_json_file_in_the_fragments_folder_is_ignored_with_a_warning() -> Result<()> {
+    let repo = with_one_fragment()?;
+    repo.commit_by_hand(
+        &[
+            (
+                "catalogue/fragments/README.md",
+                Content::File(b"# Fragments\n"),
+            ),
+            ("catalogue/fragments/.gitkeep", Content::File(b"")),
+        ],
+        "Document the fragments folder",
+    )?;
+    let run = repo.catalogue(&["--json", "consolidate"])?;
+    run.expect(0)?;
+    assert!(
+        run.stderr.contains("README.md"),
+        "no warning naming README.md: {run:?}"
+    );
+    let out = run.json()?;
+    assert_eq!(out["fragments"], 1);
+    let manifest = repo.text("main:catalogue/manifest.json")?;
+    assert!(!manifest.contains("README"), "{manifest}");
+    repo.catalogue(&["check"])?.expect(0)?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! End-to-end tests of the `git-catalogue` binary against real git repositories.
+//!
+//! One integration binary, one module per area. Repositories are built with the
+//! `git` CLI in temporary directories and every outcome is checked with the
+//! `git` CLI (`fsck --strict`, `cat-file`, `rev-list`, `for-each-ref`), never
+//! with the library under test. See `support.rs` for the hermetic harness.
+
+mod support;
+
+mod bad_input;
+mod check_list;
+mod consolidate;
+mod index_md;
+mod locations;
+mod race;
+mod record;
+mod worktree;

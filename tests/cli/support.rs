@@ -1,0 +1,561 @@
+//! The harness: hermetic git repositories in temporary directories, and the
+//! `git-catalogue` binary driven the way a user or a CI job drives it.
+//!
+//! Nothing here mocks git. Repositories are built with the `git` CLI, and
+//! results are checked with the `git` CLI, an oracle independent of the gix
+//! code under test. Every process (git and the tool) runs with a fixed
+//! identity, fixed dates, no global or system config and `LC_ALL=C` (STYLE
+//! habit 9), so object ids are stable and nothing on the host leaks in.
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{bail, ensure, Context, Result};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_git-catalogue");
+
+/// The identity and date every hermetic process runs with.
+pub const AUTHOR_NAME: &str = "A U Thor";
+pub const AUTHOR_EMAIL: &str = "author@example.com";
+pub const COMMITTER_NAME: &str = "C O Mitter";
+pub const COMMITTER_EMAIL: &str = "committer@example.com";
+pub const DATE: &str = "2005-04-07T22:13:13 +0000";
+
+/// The fallback identity of the CLI spec, used when none is configured.
+pub const FALLBACK_IDENTITY: &str = "git-catalogue <git-catalogue@localhost>";
+
+/// git's empty tree, the manifest's `source` when there is no fragments folder.
+pub const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+/// Every `error.kind` the CLI spec allows in `--json` output.
+pub const ERROR_KINDS: &[&str] = &[
+    "usage",
+    "invalid_fragment",
+    "invalid_key",
+    "invalid_path",
+    "duplicate_path",
+    "invalid_tree",
+    "contention",
+    "lock",
+    "not_found",
+    "dirty_worktree",
+    "stale",
+    "git",
+    "io",
+];
+
+/// A sample file under `fixtures/`.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
+
+/// Make `cmd` hermetic: no inherited `GIT_*` variables, no global or system
+/// config, `HOME` inside the sandbox, a fixed identity and date, `LC_ALL=C`.
+pub fn hermetic<'c>(cmd: &'c mut Command, home: &Path) -> &'c mut Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("GIT_") {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd.env_remove("EMAIL")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("GIT_AUTHOR_NAME", AUTHOR_NAME)
+        .env("GIT_AUTHOR_EMAIL", AUTHOR_EMAIL)
+        .env("GIT_AUTHOR_DATE", DATE)
+        .env("GIT_COMMITTER_NAME", COMMITTER_NAME)
+        .env("GIT_COMMITTER_EMAIL", COMMITTER_EMAIL)
+        .env("GIT_COMMITTER_DATE", DATE)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+}
+
+/// Remove every source of identity a hermetic command would otherwise have.
+pub fn without_identity(cmd: &mut Command) -> &mut Command {
+    for var in [
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_AUTHOR_DATE",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_COMMITTER_DATE",
+        "EMAIL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// The outcome of one run of the tool.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit status; -1 when the process was killed by a signal.
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from_output(out: Output) -> Run {
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Fail unless the exit status is `code`, showing both streams.
+    pub fn expect(&self, code: i32) -> Result<&Run> {
+        ensure!(
+            self.status == code,
+            "expected exit {code}, got {}\n--- stdout\n{}--- stderr\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        Ok(self)
+    }
+
+    /// `--json` output: exactly one JSON object and a newline on stdout, with
+    /// `"ok"` (a boolean matching the exit status) and `"command"`.
+    pub fn json(&self) -> Result<Value> {
+        let body = self
+            .stdout
+            .strip_suffix('\n')
+            .with_context(|| format!("--json stdout must end in a newline: {self:?}"))?;
+        ensure!(
+            !body.ends_with('\n') && !body.is_empty(),
+            "--json stdout must be one object and one newline: {self:?}"
+        );
+        let value: Value = serde_json::from_str(body)
+            .with_context(|| format!("--json stdout is not one JSON value: {self:?}"))?;
+        ensure!(
+            value.is_object(),
+            "--json output is not an object: {self:?}"
+        );
+        let ok = value["ok"]
+            .as_bool()
+            .with_context(|| format!("--json output has no boolean \"ok\": {self:?}"))?;
+        ensure!(
+            ok == (self.status == 0),
+            "\"ok\": {ok} disagrees with exit status {}: {self:?}",
+            self.status
+        );
+        if !ok {
+            ensure!(
+                value["error"]["kind"].is_string(),
+                "a failure must carry error.kind: {self:?}"
+            );
+            ensure!(
+                value["error"]["message"].is_string(),
+                "a failure must carry error.message: {self:?}"
+            );
+        }
+        Ok(value)
+    }
+}
+
+/// `error.kind` must be one of the kinds the CLI spec lists. Checked last by
+/// the error tests, so that every other finding is reported first.
+pub fn known_kind(error: &Value) -> Result<()> {
+    let kind = str_field(error, "kind")?;
+    ensure!(
+        ERROR_KINDS.contains(&kind),
+        "error.kind {kind:?} is not one of the kinds README documents {ERROR_KINDS:?}: {error}"
+    );
+    Ok(())
+}
+
+/// Run a prepared command, feeding `stdin` if given, and collect its outcome.
+pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<Output> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().context("child stdin")?;
+        // Write from a thread so a child that answers before reading all of
+        // its input cannot deadlock us.
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || pipe.write_all(&input));
+        let out = child.wait_with_output()?;
+        // The child may legitimately close stdin early.
+        let _ = writer.join();
+        return Ok(out);
+    }
+    Ok(child.wait_with_output()?)
+}
+
+/// Run a prepared `git-catalogue` command.
+pub fn run_catalogue(cmd: &mut Command) -> Result<Run> {
+    Ok(Run::from_output(run(cmd, None)?))
+}
+
+/// What a command may not change when it fails: the refs and the object files.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    refs: String,
+    objects: BTreeSet<String>,
+}
+
+/// One entry committed by hand with [`Repo::commit_by_hand`].
+pub enum Content<'a> {
+    /// A regular file (mode 100644).
+    File(&'a [u8]),
+    /// A symlink (mode 120000) pointing at the given target.
+    Symlink(&'a str),
+    /// A submodule (gitlink, mode 160000) at the given commit id.
+    Gitlink(&'a str),
+}
+
+/// A git repository in its own temporary directory, with a private `HOME`.
+pub struct Repo {
+    tmp: TempDir,
+    /// The repository: the work tree of a non-bare repository, the git dir of a bare one.
+    pub path: PathBuf,
+    /// Whether it is bare.
+    pub bare: bool,
+}
+
+impl Repo {
+    fn sandbox() -> Result<TempDir> {
+        let tmp = tempfile::Builder::new()
+            .prefix("git-catalogue-")
+            .tempdir()?;
+        std::fs::create_dir(tmp.path().join("home"))?;
+        std::fs::create_dir(tmp.path().join("scratch"))?;
+        Ok(tmp)
+    }
+
+    /// A non-bare repository with `main` checked out and one commit holding a README.
+    pub fn new() -> Result<Repo> {
+        let tmp = Self::sandbox()?;
+        let path = tmp.path().join("repo");
+        let repo = Repo {
+            path: path.clone(),
+            tmp,
+            bare: false,
+        };
+        repo.git_in(
+            repo.tmp.path(),
+            &["-c", "init.defaultBranch=main", "init", "-q", "repo"],
+        )?;
+        std::fs::write(path.join("README.md"), "# A catalogued repository\n")?;
+        repo.git(&["add", "README.md"])?;
+        repo.git(&["commit", "-q", "-m", "Initial commit"])?;
+        Ok(repo)
+    }
+
+    /// A bare repository holding the history of [`Repo::new`].
+    pub fn new_bare() -> Result<Repo> {
+        Repo::new()?.clone_bare()
+    }
+
+    /// `git clone --bare` of this repository into a new sandbox.
+    pub fn clone_bare(&self) -> Result<Repo> {
+        self.clone_with(&["--bare"], self.path.as_os_str(), "repo.git", true)
+    }
+
+    /// `git clone --bare --depth 1 file://…`: a shallow bare clone (a
+    /// `file://` URL, because a plain local path ignores `--depth`).
+    pub fn clone_shallow_bare(&self) -> Result<Repo> {
+        let url = format!("file://{}", self.path.display());
+        self.clone_with(
+            &["--bare", "--depth", "1"],
+            OsStr::new(&url),
+            "shallow.git",
+            true,
+        )
+    }
+
+    /// A plain non-bare `git clone` of this repository, `main` checked out.
+    pub fn clone_worktree(&self) -> Result<Repo> {
+        self.clone_with(&[], self.path.as_os_str(), "clone", false)
+    }
+
+    fn clone_with(&self, flags: &[&str], source: &OsStr, name: &str, bare: bool) -> Result<Repo> {
+        let tmp = Self::sandbox()?;
+        let path = tmp.path().join(name);
+        let repo = Repo { tmp, path, bare };
+        let mut args: Vec<&OsStr> = vec![OsStr::new("clone"), OsStr::new("-q")];
+        args.extend(flags.iter().map(OsStr::new));
+        args.push(source);
+        args.push(repo.path.as_os_str());
+        repo.git_os(repo.tmp.path(), &args, &[])?;
+        Ok(repo)
+    }
+
+    /// The sandbox's `HOME`.
+    pub fn home(&self) -> PathBuf {
+        self.tmp.path().join("home")
+    }
+
+    /// A directory in the sandbox that is not inside any repository.
+    pub fn scratch(&self) -> PathBuf {
+        self.tmp.path().join("scratch")
+    }
+
+    /// The git dir (`.git` of a non-bare repository).
+    pub fn git_dir(&self) -> PathBuf {
+        if self.bare {
+            self.path.clone()
+        } else {
+            self.path.join(".git")
+        }
+    }
+
+    /// A hermetic `git` command run in `cwd`.
+    pub fn git_command(&self, cwd: &Path) -> Command {
+        let mut cmd = Command::new("git");
+        hermetic(&mut cmd, &self.home()).current_dir(cwd);
+        cmd
+    }
+
+    fn git_os(&self, cwd: &Path, args: &[&OsStr], envs: &[(&str, &OsStr)]) -> Result<Vec<u8>> {
+        let mut cmd = self.git_command(cwd);
+        cmd.args(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = run(&mut cmd, None)?;
+        if !out.status.success() {
+            bail!(
+                "git {:?} failed ({}):\n{}{}",
+                args,
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(out.stdout)
+    }
+
+    /// Run git in the repository; its stdout, or an error carrying its stderr.
+    pub fn git(&self, args: &[&str]) -> Result<String> {
+        self.git_in(&self.path, args)
+    }
+
+    /// Run git in `cwd`; its stdout, or an error carrying its stderr.
+    pub fn git_in(&self, cwd: &Path, args: &[&str]) -> Result<String> {
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        let out = self.git_os(cwd, &args, &[])?;
+        Ok(String::from_utf8(out)?)
+    }
+
+    /// Run git with extra environment; its raw stdout.
+    pub fn git_env(&self, args: &[&str], envs: &[(&str, &OsStr)]) -> Result<Vec<u8>> {
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        self.git_os(&self.path, &args, envs)
+    }
+
+    /// The exit status of a git command that may legitimately fail.
+    pub fn git_status(&self, args: &[&str]) -> Result<i32> {
+        let mut cmd = self.git_command(&self.path);
+        cmd.args(args);
+        Ok(run(&mut cmd, None)?.status.code().unwrap_or(-1))
+    }
+
+    /// `git rev-parse --verify <rev>`.
+    pub fn rev(&self, rev: &str) -> Result<String> {
+        Ok(self
+            .git(&["rev-parse", "--verify", "-q", rev])
+            .with_context(|| format!("{rev} does not resolve"))?
+            .trim()
+            .to_owned())
+    }
+
+    /// Whether `rev` resolves to an object.
+    pub fn exists(&self, rev: &str) -> Result<bool> {
+        Ok(self.git_status(&["cat-file", "-e", rev])? == 0)
+    }
+
+    /// The bytes of a blob, e.g. `main:catalogue/manifest.json`.
+    pub fn blob(&self, spec: &str) -> Result<Vec<u8>> {
+        self.git_env(&["cat-file", "blob", spec], &[])
+    }
+
+    /// A blob as text.
+    pub fn text(&self, spec: &str) -> Result<String> {
+        Ok(String::from_utf8(self.blob(spec)?)?)
+    }
+
+    /// A blob parsed as JSON.
+    pub fn json(&self, spec: &str) -> Result<Value> {
+        serde_json::from_slice(&self.blob(spec)?).with_context(|| format!("{spec} is not JSON"))
+    }
+
+    /// The parents of a commit.
+    pub fn parents(&self, rev: &str) -> Result<Vec<String>> {
+        let line = self.git(&["rev-list", "--parents", "-n", "1", rev])?;
+        Ok(line.split_whitespace().skip(1).map(str::to_owned).collect())
+    }
+
+    /// `git rev-list --count <range>`.
+    pub fn count(&self, range: &str) -> Result<usize> {
+        Ok(self.git(&["rev-list", "--count", range])?.trim().parse()?)
+    }
+
+    /// The file names in a tree, e.g. `main:catalogue/fragments`.
+    pub fn tree_names(&self, spec: &str) -> Result<BTreeSet<String>> {
+        Ok(self
+            .git(&["ls-tree", "--name-only", spec])?
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// `git fsck --strict` must be clean (dangling objects from lost races are fine).
+    pub fn fsck(&self) -> Result<()> {
+        let mut cmd = self.git_command(&self.path);
+        cmd.args(["fsck", "--strict", "--no-dangling", "--no-progress"]);
+        let out = run(&mut cmd, None)?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ensure!(
+            out.status.success() && text.trim().is_empty(),
+            "git fsck --strict is not clean ({}):\n{text}",
+            out.status
+        );
+        Ok(())
+    }
+
+    /// The refs (byte for byte as `git for-each-ref` prints them), and the
+    /// object files in the object database.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let refs = self.git(&["for-each-ref"])?;
+        let root = self.git_dir().join("objects");
+        let mut objects = BTreeSet::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    stack.push(entry.path());
+                } else {
+                    let rel = entry.path().strip_prefix(&root)?.display().to_string();
+                    objects.insert(rel);
+                }
+            }
+        }
+        Ok(Snapshot { refs, objects })
+    }
+
+    /// Commit entries onto `main` by hand, without the tool and without a work
+    /// tree: through a private index, `git commit-tree` and a compare-and-swap
+    /// `git update-ref`. Only for bare repositories, whose `main` has no
+    /// checkout to fall out of step with. Returns the new commit.
+    pub fn commit_by_hand(&self, entries: &[(&str, Content<'_>)], message: &str) -> Result<String> {
+        ensure!(self.bare, "commit_by_hand is for bare repositories");
+        let index = self.tmp.path().join("hand-index");
+        let _ = std::fs::remove_file(&index);
+        let env: [(&str, &OsStr); 1] = [("GIT_INDEX_FILE", index.as_os_str())];
+        let old = self.rev("main")?;
+        self.git_env(&["read-tree", "main"], &env)?;
+        let blob_file = self.tmp.path().join("hand-blob");
+        for (path, content) in entries {
+            let (mode, id) = match content {
+                Content::File(bytes) => ("100644", self.hash_object(&blob_file, bytes)?),
+                Content::Symlink(target) => {
+                    ("120000", self.hash_object(&blob_file, target.as_bytes())?)
+                }
+                Content::Gitlink(id) => ("160000", (*id).to_owned()),
+            };
+            let info = format!("{mode},{id},{path}");
+            self.git_env(&["update-index", "--add", "--cacheinfo", &info], &env)?;
+        }
+        let tree = String::from_utf8(self.git_env(&["write-tree"], &env)?)?;
+        let commit = self.git(&["commit-tree", tree.trim(), "-p", &old, "-m", message])?;
+        let commit = commit.trim().to_owned();
+        self.git(&["update-ref", "refs/heads/main", &commit, &old])?;
+        Ok(commit)
+    }
+
+    fn hash_object(&self, file: &Path, bytes: &[u8]) -> Result<String> {
+        std::fs::write(file, bytes)?;
+        let path = file.to_str().context("sandbox path is not UTF-8")?;
+        let id = self.git(&["hash-object", "-w", "--no-filters", path])?;
+        Ok(id.trim().to_owned())
+    }
+
+    /// A hermetic command running the tool in `cwd`.
+    pub fn catalogue_command(&self, cwd: &Path) -> Command {
+        let mut cmd = Command::new(BIN);
+        hermetic(&mut cmd, &self.home()).current_dir(cwd);
+        cmd
+    }
+
+    /// Run the tool in the repository.
+    pub fn catalogue(&self, args: &[&str]) -> Result<Run> {
+        self.catalogue_in(&self.path, args)
+    }
+
+    /// Run the tool in `cwd`.
+    pub fn catalogue_in(&self, cwd: &Path, args: &[&str]) -> Result<Run> {
+        run_catalogue(self.catalogue_command(cwd).args(args))
+    }
+
+    /// Run the tool in the repository with `stdin` as its standard input.
+    pub fn catalogue_stdin(&self, args: &[&str], stdin: &[u8]) -> Result<Run> {
+        let mut cmd = self.catalogue_command(&self.path);
+        cmd.args(args);
+        Ok(Run::from_output(run(&mut cmd, Some(stdin))?))
+    }
+
+    /// Run the tool with `--json` (before the command name) and parse its stdout.
+    pub fn catalogue_json(&self, args: &[&str]) -> Result<(i32, Value)> {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let run = self.catalogue(&all)?;
+        let value = run.json()?;
+        Ok((run.status, value))
+    }
+
+    /// Run the tool with `--json`, require exit 0 and return the object.
+    pub fn catalogue_ok(&self, args: &[&str]) -> Result<Value> {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let run = self.catalogue(&all)?;
+        run.expect(0)?;
+        run.json()
+    }
+
+    /// Write a file in the sandbox (outside the repository); its path.
+    pub fn sandbox_file(&self, name: &str, content: &[u8]) -> Result<PathBuf> {
+        let path = self.tmp.path().join(name);
+        std::fs::write(&path, content)?;
+        Ok(path)
+    }
+}
+
+/// A string field of a JSON object, or an error naming the field.
+pub fn str_field<'v>(value: &'v Value, field: &str) -> Result<&'v str> {
+    value[field]
+        .as_str()
+        .with_context(|| format!("{field} is not a string in {value}"))
+}
+
+/// The `path`s of a manifest's (or `list --json`'s) `artifacts`, in order.
+pub fn artifact_paths(manifest: &Value) -> Result<Vec<String>> {
+    manifest["artifacts"]
+        .as_array()
+        .with_context(|| format!("no artifacts array in {manifest}"))?
+        .iter()
+        .map(|a| Ok(str_field(a, "path")?.to_owned()))
+        .collect()
+}

@@ -1,0 +1,200 @@
+//! A non-bare repository with the branch checked out: the index and work tree
+//! follow each new commit as `git merge --ff-only` would, and local changes to
+//! the paths a command writes make it refuse before writing anything.
+
+use anyhow::Result;
+
+use crate::support::{str_field, Repo};
+
+const WRITTEN: [&str; 3] = [
+    "catalogue/fragments/issue-1.json",
+    "catalogue/manifest.json",
+    "catalogue/index.md",
+];
+
+/// A checkout of main with one recorded and consolidated fragment.
+fn consolidated_checkout() -> Result<Repo> {
+    let repo = Repo::new()?;
+    repo.catalogue_ok(&[
+        "record",
+        "--direct",
+        "--issue",
+        "1",
+        "--artifact",
+        "docs/a.md",
+    ])?;
+    repo.catalogue_ok(&["consolidate"])?;
+    Ok(repo)
+}
+
+#[test]
+fn the_work_tree_and_index_follow_record_direct_and_consolidate() -> Result<()> {
+    let repo = consolidated_checkout()?;
+    assert_eq!(
+        repo.git(&["status", "--porcelain", "--untracked-files=all"])?,
+        ""
+    );
+    for path in WRITTEN {
+        assert_eq!(
+            std::fs::read(repo.path.join(path))?,
+            repo.blob(&format!("main:{path}"))?,
+            "{path} in the work tree differs from the commit"
+        );
+    }
+    assert_eq!(
+        repo.git(&["symbolic-ref", "HEAD"])?.trim(),
+        "refs/heads/main"
+    );
+    repo.git(&["diff", "--quiet", "HEAD"])?;
+    repo.git(&["diff", "--cached", "--quiet", "HEAD"])?;
+    repo.fsck()
+}
+
+#[test]
+fn unrelated_local_changes_survive_a_direct_record() -> Result<()> {
+    let repo = consolidated_checkout()?;
+    std::fs::write(repo.path.join("README.md"), "edited, not committed\n")?;
+    std::fs::write(repo.path.join("notes.txt"), "untracked\n")?;
+    repo.catalogue_ok(&[
+        "record",
+        "--direct",
+        "--issue",
+        "2",
+        "--artifact",
+        "docs/b.md",
+    ])?;
+    assert!(repo.exists("main:catalogue/fragments/issue-2.json")?);
+    assert_eq!(
+        repo.git(&["status", "--porcelain"])?,
+        " M README.md\n?? notes.txt\n",
+        "only the user's own changes remain"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("README.md"))?,
+        "edited, not committed\n"
+    );
+    assert_eq!(
+        std::fs::read(repo.path.join("catalogue/fragments/issue-2.json"))?,
+        repo.blob("main:catalogue/fragments/issue-2.json")?
+    );
+    Ok(())
+}
+
+#[test]
+fn a_local_change_to_the_manifest_makes_consolidate_refuse_and_main_stay() -> Result<()> {
+    let repo = consolidated_checkout()?;
+    repo.catalogue_ok(&[
+        "record",
+        "--direct",
+        "--issue",
+        "2",
+        "--artifact",
+        "docs/b.md",
+    ])?;
+    let main = repo.rev("main")?;
+    std::fs::write(
+        repo.path.join("catalogue/manifest.json"),
+        "{\"edited\": \"by hand\"}\n",
+    )?;
+
+    let run = repo.catalogue(&["consolidate"])?;
+    assert_eq!(run.status, 4, "dirty work tree: {run:?}");
+    assert!(run.stderr.contains("catalogue/manifest.json"), "{run:?}");
+    let (status, out) = repo.catalogue_json(&["consolidate"])?;
+    assert_eq!(status, 4, "{out}");
+    assert_eq!(out["error"]["kind"], "dirty_worktree");
+    assert!(
+        str_field(&out["error"], "message")?.contains("catalogue/manifest.json"),
+        "{out}"
+    );
+
+    assert_eq!(repo.rev("main")?, main, "main moved despite the refusal");
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("catalogue/manifest.json"))?,
+        "{\"edited\": \"by hand\"}\n",
+        "the local change was lost"
+    );
+    assert_eq!(
+        repo.git(&["status", "--porcelain"])?,
+        " M catalogue/manifest.json\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_staged_change_to_the_index_page_makes_consolidate_refuse() -> Result<()> {
+    let repo = consolidated_checkout()?;
+    repo.catalogue_ok(&[
+        "record",
+        "--direct",
+        "--issue",
+        "2",
+        "--artifact",
+        "docs/b.md",
+    ])?;
+    let main = repo.rev("main")?;
+    std::fs::write(repo.path.join("catalogue/index.md"), "staged by hand\n")?;
+    repo.git(&["add", "catalogue/index.md"])?;
+    let (status, out) = repo.catalogue_json(&["consolidate"])?;
+    assert_eq!(status, 4, "{out}");
+    assert_eq!(out["error"]["kind"], "dirty_worktree");
+    assert!(
+        str_field(&out["error"], "message")?.contains("catalogue/index.md"),
+        "{out}"
+    );
+    assert_eq!(repo.rev("main")?, main);
+    assert_eq!(
+        repo.git(&["status", "--porcelain"])?,
+        "M  catalogue/index.md\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_untracked_file_in_the_way_makes_record_direct_refuse() -> Result<()> {
+    let repo = consolidated_checkout()?;
+    let main = repo.rev("main")?;
+    let in_the_way = repo.path.join("catalogue/fragments/issue-5.json");
+    std::fs::write(&in_the_way, "mine\n")?;
+    let run = repo.catalogue(&[
+        "--json",
+        "record",
+        "--direct",
+        "--issue",
+        "5",
+        "--artifact",
+        "e.md",
+    ])?;
+    assert_eq!(run.status, 4, "{run:?}");
+    let out = run.json()?;
+    assert_eq!(out["error"]["kind"], "dirty_worktree");
+    assert!(
+        str_field(&out["error"], "message")?.contains("catalogue/fragments/issue-5.json"),
+        "{out}"
+    );
+    assert_eq!(repo.rev("main")?, main);
+    assert_eq!(std::fs::read_to_string(&in_the_way)?, "mine\n");
+    Ok(())
+}
+
+#[test]
+fn a_direct_record_on_a_branch_not_checked_out_leaves_the_work_tree_alone() -> Result<()> {
+    let repo = Repo::new()?;
+    repo.git(&["checkout", "-q", "-b", "feature"])?;
+    repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
+    repo.catalogue_ok(&["consolidate"])?;
+    assert!(repo.exists("main:catalogue/manifest.json")?);
+    assert!(
+        !repo.path.join("catalogue").exists(),
+        "main's files leaked into feature's checkout"
+    );
+    assert_eq!(
+        repo.git(&["status", "--porcelain", "--untracked-files=all"])?,
+        ""
+    );
+    assert_eq!(
+        repo.git(&["symbolic-ref", "HEAD"])?.trim(),
+        "refs/heads/feature"
+    );
+    Ok(())
+}
