@@ -43,6 +43,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the catalogue of a revision, built from its fragments.
     List(ListArgs),
+    /// List per-issue refs whose fragment has not reached the branch yet.
+    Pending(PendingArgs),
 }
 
 /// Options shared by commands that move a ref.
@@ -54,6 +56,9 @@ pub struct WriteArgs {
     /// The commit message [default: one that says what was done].
     #[arg(long, short = 'm', value_name = "MSG")]
     pub message: Option<String>,
+    /// Fetch REMOTE's ref, build on its tip, and push (without force) instead of moving a local ref.
+    #[arg(long, value_name = "REMOTE")]
+    pub push: Option<String>,
 }
 
 /// `record`: one producer run's fragment.
@@ -117,6 +122,14 @@ pub struct ListArgs {
     /// Only the artifacts of this issue.
     #[arg(long, value_name = "N")]
     pub issue: Option<u64>,
+}
+
+/// `pending`: per-issue refs not yet on the branch.
+#[derive(Debug, Args)]
+pub struct PendingArgs {
+    /// Also list REMOTE's per-issue refs, and compare with REMOTE's branch instead of the local one.
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
 }
 
 /// Where an artifact of `record` comes from.

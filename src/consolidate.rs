@@ -11,7 +11,7 @@ use crate::{
     error::{Error, ErrorKind, Result},
     index,
     manifest::Manifest,
-    publish::{self, Cas, Expected, Step},
+    publish::{self, Expected, Sink, Step},
     settings::Settings,
     store::{self, TreeChange},
     worktree,
@@ -70,7 +70,7 @@ pub fn is_current(
 }
 
 /// What `consolidate` is asked to do.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug)]
 pub struct Options {
     /// Report only.
     pub dry_run: bool,
@@ -78,6 +78,8 @@ pub struct Options {
     pub retries: u32,
     /// Commit message override.
     pub message: Option<String>,
+    /// Where the result goes: the local branch, or a remote's by push.
+    pub sink: Sink,
 }
 
 /// What `consolidate` did.
@@ -105,7 +107,7 @@ pub struct Outcome {
 pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Result<Outcome> {
     let branch = &settings.branch;
     let published = publish::with_retries(opts.retries, branch, |_| {
-        let tip = store::ref_target(repo, branch)?.ok_or_else(|| {
+        let tip = opts.sink.read(repo, &[branch])?[0].ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
                 format!("branch {branch} does not exist; record a fragment first or pass --branch"),
@@ -132,7 +134,10 @@ pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Re
             return Ok(Step::Done(outcome));
         }
         let paths = [settings.manifest_path(), settings.index_path()];
-        let checkout = worktree::checkout_of(repo, branch)?;
+        let checkout = match opts.sink {
+            Sink::Local => worktree::checkout_of(repo, branch)?,
+            Sink::Remote(_) => None,
+        };
         if let Some(c) = &checkout {
             c.ensure_clean(&paths)?;
         }
@@ -156,23 +161,18 @@ pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Re
             )
         });
         let commit = store::write_commit(repo, tree, &[tip], &message)?;
-        match publish::compare_and_swap(
-            repo,
-            branch,
-            Expected::At(tip),
-            commit,
-            "catalogue: consolidate",
-        )? {
-            Cas::Moved { .. } => Ok(Step::Lost),
-            Cas::Updated => {
-                if let Some(c) = &checkout {
-                    c.follow(tip, commit)?;
-                }
-                outcome.commit = Some(commit);
-                outcome.tip = commit;
-                Ok(Step::Done(outcome))
+        let log = "catalogue: consolidate";
+        let cas = opts
+            .sink
+            .swap(repo, branch, Expected::At(tip), commit, log, false)?;
+        cas.step(|| {
+            if let Some(c) = &checkout {
+                c.follow(tip, commit)?;
             }
-        }
+            outcome.commit = Some(commit);
+            outcome.tip = commit;
+            Ok(outcome)
+        })
     })?;
     let mut outcome = published.value;
     outcome.attempts = published.attempts;

@@ -35,6 +35,10 @@ pub enum ErrorKind {
     DirtyWorktree,
     /// `check` found the manifest or index out of date.
     Stale,
+    /// A remote could not be reached, or git's transport failed (no such remote, network, authentication).
+    Remote,
+    /// A remote refused an update for a reason other than a lost race (a hook, a protection rule).
+    Rejected,
     /// git (gix or the `git` CLI) failed in a way we did not expect.
     Git,
     /// Reading or writing a local file failed.
@@ -56,6 +60,8 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::DirtyWorktree => "dirty_worktree",
             ErrorKind::Stale => "stale",
+            ErrorKind::Remote => "remote",
+            ErrorKind::Rejected => "rejected",
             ErrorKind::Git => "git",
             ErrorKind::Io => "io",
         }
@@ -76,6 +82,8 @@ impl ErrorKind {
             ErrorKind::Lock
             | ErrorKind::NotFound
             | ErrorKind::DirtyWorktree
+            | ErrorKind::Remote
+            | ErrorKind::Rejected
             | ErrorKind::Git
             | ErrorKind::Io => 4,
         }
@@ -110,6 +118,12 @@ impl Error {
     pub fn with(mut self, field: &str, value: impl ToString) -> Self {
         self.details
             .insert(field.to_owned(), Value::String(value.to_string()));
+        self
+    }
+
+    /// Attach a numeric field, e.g. `.with_number("attempts", 3)`.
+    pub fn with_number(mut self, field: &str, value: u32) -> Self {
+        self.details.insert(field.to_owned(), Value::from(value));
         self
     }
 

@@ -38,8 +38,10 @@ pub mod git;
 pub mod index;
 pub mod inspect;
 pub mod manifest;
+pub mod pending;
 pub mod publish;
 pub mod record;
+pub mod remote;
 pub mod settings;
 pub mod store;
 pub mod worktree;
@@ -89,6 +91,7 @@ pub fn command_name(command: &Command) -> &'static str {
         Command::Consolidate(_) => "consolidate",
         Command::Check(_) => "check",
         Command::List(_) => "list",
+        Command::Pending(_) => "pending",
     }
 }
 
@@ -149,15 +152,17 @@ pub fn run_with_repo(
                 direct: args.direct,
                 retries: args.write.retries,
                 message: args.write.message.clone(),
+                sink: sink(repo, &args.write)?,
             };
             let out = record::record(repo, settings, &req)?;
             let mut report = Report::new("record");
             report.messages.push(match out.commit {
                 Some(c) => format!(
-                    "recorded {} ({} artifact(s)) as {c} on {}{}",
+                    "recorded {} ({} artifact(s)) as {c} on {}{}{}",
                     out.key,
                     out.artifacts,
                     out.target,
+                    of_remote(args.write.push.as_deref()),
                     retries_note(out.attempts)
                 ),
                 None => format!(
@@ -171,6 +176,8 @@ pub fn run_with_repo(
                 "commit": out.commit.map(|c| c.to_string()),
                 "parent": out.parent.map(|c| c.to_string()),
                 "changed": out.commit.is_some(),
+                "remote": args.write.push,
+                "pushed": args.write.push.as_ref().and(out.commit).map(|c| c.to_string()),
                 "attempts": out.attempts,
                 "fragment": out.fragment_path,
                 "artifacts": out.artifacts,
@@ -182,6 +189,7 @@ pub fn run_with_repo(
                 dry_run: args.dry_run,
                 retries: args.write.retries,
                 message: args.write.message.clone(),
+                sink: sink(repo, &args.write)?,
             };
             let out = consolidate::consolidate(repo, settings, &opts)?;
             let mut report = Report::new("consolidate");
@@ -217,6 +225,8 @@ pub fn run_with_repo(
                 "commit": out.commit.map(|c| c.to_string()),
                 "ref": settings.branch.to_string(),
                 "tip": out.tip.to_string(),
+                "remote": args.write.push,
+                "pushed": args.write.push.as_ref().and(out.commit).map(|c| c.to_string()),
                 "attempts": out.attempts,
                 "fragments": out.fragments,
                 "artifacts": out.artifacts,
@@ -262,6 +272,7 @@ pub fn run_with_repo(
             }));
             Ok(report)
         }
+        Command::Pending(args) => run_pending(repo, settings, args),
         Command::List(args) => {
             let commit = inspect::target_commit(repo, settings, args.rev.as_deref())?;
             let built = inspect::list(repo, settings, commit)?;
@@ -307,6 +318,64 @@ pub fn run_with_repo(
     }
 }
 
+fn run_pending(
+    repo: &gix::Repository,
+    settings: &Settings,
+    args: &cli::PendingArgs,
+) -> Result<Report> {
+    let remote = args
+        .remote
+        .as_deref()
+        .map(|name| remote::Remote::new(repo, name))
+        .transpose()?;
+    let found = pending::pending(repo, settings, remote.as_ref())?;
+    let mut report = Report::new("pending");
+    report
+        .messages
+        .extend(found.warnings.iter().map(|w| format!("warning: {w}")));
+    let mut rows = Vec::new();
+    for p in &found.pending {
+        report.stdout.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            p.key,
+            p.refname,
+            p.artifacts,
+            p.state.as_str()
+        ));
+        rows.push(json!({
+            "key": p.key.as_str(),
+            "ref": p.refname,
+            "commit": p.commit.to_string(),
+            "artifacts": p.artifacts,
+            "state": p.state.as_str(),
+        }));
+    }
+    report.messages.push(format!(
+        "{} per-issue ref(s) not yet on {}{}",
+        rows.len(),
+        settings.branch,
+        remote
+            .as_ref()
+            .map(|r| format!(" of `{}`", r.name))
+            .unwrap_or_default()
+    ));
+    report.json = obj(json!({
+        "branch": settings.branch.to_string(),
+        "tip": found.tip.map(|t| t.to_string()),
+        "remote": args.remote,
+        "pending": rows,
+    }));
+    Ok(report)
+}
+
+/// Local refs, or the remote `--push` names.
+fn sink(repo: &gix::Repository, args: &cli::WriteArgs) -> Result<publish::Sink> {
+    Ok(match &args.push {
+        None => publish::Sink::Local,
+        Some(name) => publish::Sink::Remote(remote::Remote::new(repo, name)?),
+    })
+}
+
 /// `--json`'s `error` object: kind, message and the offender fields.
 pub fn error_json(err: &Error) -> Value {
     let mut m = Map::new();
@@ -326,6 +395,12 @@ fn obj(v: Value) -> Map<String, Value> {
         Value::Object(m) => m,
         _ => Map::new(),
     }
+}
+
+fn of_remote(remote: Option<&str>) -> String {
+    remote
+        .map(|r| format!(" of remote `{r}`"))
+        .unwrap_or_default()
 }
 
 fn retries_note(attempts: u32) -> String {

@@ -20,7 +20,11 @@ use gix::{
     ObjectId, Repository,
 };
 
-use crate::error::{describe_gix, Error, ErrorKind, Result};
+use crate::{
+    error::{describe_gix, Error, ErrorKind, Result},
+    remote::{PushOutcome, Remote},
+    store,
+};
 
 /// The value a ref must have for a write to go ahead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,18 +40,42 @@ impl Expected {
     pub fn from_option(id: Option<ObjectId>) -> Self {
         id.map_or(Expected::Absent, Expected::At)
     }
+
+    /// `None` for `Absent`, else `Some(id)`.
+    pub fn as_option(self) -> Option<ObjectId> {
+        match self {
+            Expected::Absent => None,
+            Expected::At(id) => Some(id),
+        }
+    }
 }
 
 /// How a compare-and-swap ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cas {
     /// The ref now points at the new value.
     Updated,
     /// Another writer moved the ref first; it now holds `actual` (`None`: deleted).
     Moved {
-        /// What the ref held under its lock.
+        /// What the ref held under its lock (`None` when unknown, as after a remote rejection).
         actual: Option<ObjectId>,
     },
+    /// The remote's ref lock was held; worth another try after a pause.
+    Locked {
+        /// The lock file as the remote named it.
+        lock: String,
+    },
+}
+
+impl Cas {
+    /// This outcome as a step of the retry loop: `Updated` goes on with `done`.
+    pub fn step<T>(self, done: impl FnOnce() -> Result<T>) -> Result<Step<T>> {
+        match self {
+            Cas::Updated => done().map(Step::Done),
+            Cas::Moved { .. } => Ok(Step::Lost(Loss::Moved)),
+            Cas::Locked { lock } => Ok(Step::Lost(Loss::Locked(lock))),
+        }
+    }
 }
 
 /// Atomically move `name` from `expected` to `new`.
@@ -131,13 +159,111 @@ fn lock_error(repo: &Repository, name: &FullName, err: &gix::Error) -> Error {
     .with("lock", lock)
 }
 
+/// Where a write lands: this repository's refs, or a remote's, by push.
+#[derive(Debug)]
+pub enum Sink {
+    /// Local refs, moved with [`compare_and_swap`].
+    Local,
+    /// A remote's refs: read by fetching, moved by pushing.
+    Remote(Remote),
+}
+
+impl Sink {
+    /// What each of `refs` holds now (`None`: absent). For a remote this
+    /// fetches them, so the objects to build on are here afterwards.
+    pub fn read(&self, repo: &Repository, refs: &[&FullName]) -> Result<Vec<Option<ObjectId>>> {
+        let remote = match self {
+            Sink::Local => return refs.iter().map(|r| store::ref_target(repo, r)).collect(),
+            Sink::Remote(remote) => remote,
+        };
+        match remote.fetch(repo, refs) {
+            Ok(ids) => Ok(ids.into_iter().map(Some).collect()),
+            // One of them is absent there: ask which, and fetch the rest.
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                let exists = remote.existing(refs)?;
+                let present: Vec<&FullName> = refs
+                    .iter()
+                    .zip(&exists)
+                    .filter(|(_, e)| **e)
+                    .map(|(r, _)| *r)
+                    .collect();
+                let mut fetched = remote.fetch(repo, &present)?.into_iter();
+                Ok(exists
+                    .iter()
+                    .map(|e| if *e { fetched.next() } else { None })
+                    .collect())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Move `name` from `expected` to `new`: locally by compare-and-swap; on a
+    /// remote by a plain push (`lease` false: the branch, which only ever
+    /// fast-forwards) or by `--force-with-lease` against `expected` (`lease`
+    /// true: a per-issue ref replacing its own previous value).
+    ///
+    /// After a successful push, a local ref of the same name that still holds
+    /// `expected` follows to `new`, unless it is checked out (its work tree
+    /// would be left behind); the tracking ref follows too.
+    pub fn swap(
+        &self,
+        repo: &Repository,
+        name: &FullName,
+        expected: Expected,
+        new: ObjectId,
+        log_message: &str,
+        lease: bool,
+    ) -> Result<Cas> {
+        let remote = match self {
+            Sink::Local => return compare_and_swap(repo, name, expected, new, log_message),
+            Sink::Remote(remote) => remote,
+        };
+        match remote.push(new, name, lease.then_some(expected))? {
+            PushOutcome::Pushed => {}
+            PushOutcome::Lost { .. } => return Ok(Cas::Moved { actual: None }),
+            PushOutcome::Locked { lock } => return Ok(Cas::Locked { lock }),
+            // `Remote::push` turns refusals into errors; kept total for the compiler.
+            PushOutcome::Refused { reason } => {
+                return Err(Error::new(ErrorKind::Rejected, reason).with("ref", name))
+            }
+        }
+        // Best effort: the push is what counts, and a local ref someone else
+        // moved meanwhile is theirs to keep.
+        let tracking = remote.tracking_ref(name)?;
+        let _ = compare_and_swap(repo, &tracking, expected, new, log_message);
+        if store::ref_target(repo, name)? == expected.as_option()
+            && crate::worktree::checkout_of(repo, name)?.is_none()
+        {
+            let _ = compare_and_swap(repo, name, expected, new, log_message);
+        }
+        Ok(Cas::Updated)
+    }
+
+    /// The remote's name, when pushing.
+    pub fn remote_name(&self) -> Option<&str> {
+        match self {
+            Sink::Local => None,
+            Sink::Remote(r) => Some(&r.name),
+        }
+    }
+}
+
 /// One try of a write that may lose a race.
 #[derive(Debug)]
 pub enum Step<T> {
     /// It went through.
     Done(T),
-    /// Another writer moved the ref; rebuild and try again.
-    Lost,
+    /// It did not go through; rebuild and try again.
+    Lost(Loss),
+}
+
+/// Why an attempt did not go through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Another writer moved the ref first.
+    Moved,
+    /// A remote ref lock was held.
+    Locked(String),
 }
 
 /// The result of a retried write.
@@ -160,22 +286,47 @@ pub fn with_retries<T>(
     mut attempt: impl FnMut(u32) -> Result<Step<T>>,
 ) -> Result<Published<T>> {
     let mut jitter = Jitter::new();
+    let mut last = Loss::Moved;
     for n in 1..=retries.saturating_add(1) {
-        match attempt(n)? {
+        let step = attempt(n).map_err(|mut e| {
+            // Scripts can see that a refusal was not retried.
+            e.details.insert("attempts".to_owned(), n.into());
+            e
+        })?;
+        match step {
             Step::Done(value) => return Ok(Published { value, attempts: n }),
-            Step::Lost if n <= retries => std::thread::sleep(backoff(n, &mut jitter)),
-            Step::Lost => {}
+            Step::Lost(loss) => {
+                last = loss;
+                if n <= retries {
+                    std::thread::sleep(backoff(n, &mut jitter));
+                }
+            }
         }
+    }
+    let attempts = retries.saturating_add(1);
+    if let Loss::Locked(lock) = last {
+        return Err(Error::new(
+            ErrorKind::Lock,
+            format!(
+                "gave up after {} attempt(s): the remote's lock file {lock} stayed in place. If no push is still \
+                 running there (a crashed one leaves it behind), the remote's administrator must delete it",
+                retries.saturating_add(1)
+            ),
+        )
+        .with("ref", name)
+        .with("lock", lock)
+        .with_number("attempts", attempts));
     }
     Err(Error::new(
         ErrorKind::Contention,
         format!(
             "gave up after {} attempt(s): other writers moved {name} every time. Nothing of this run was \
              published and nothing of theirs was lost; re-run it, or raise --retries",
-            retries.saturating_add(1)
+            attempts
         ),
     )
-    .with("ref", name))
+    .with("ref", name)
+    .with_number("attempts", attempts))
 }
 
 /// Base and cap of the backoff: 10 ms, 20 ms, … up to 1 s, each scaled by a
@@ -245,7 +396,7 @@ mod tests {
         let mut calls = 0;
         let err = with_retries::<()>(2, &name, |_| {
             calls += 1;
-            Ok(Step::Lost)
+            Ok(Step::Lost(Loss::Moved))
         })
         .expect_err("budget exhausted");
         assert_eq!(calls, 3);
@@ -254,11 +405,24 @@ mod tests {
     }
 
     #[test]
+    fn a_remote_lock_that_stays_ends_in_a_lock_error_naming_it() {
+        let name = FullName::try_from("refs/heads/main").expect("valid");
+        let err = with_retries::<()>(1, &name, |_| {
+            Ok(Step::Lost(Loss::Locked(
+                "/srv/origin.git/refs/heads/main.lock".into(),
+            )))
+        })
+        .expect_err("budget exhausted");
+        assert_eq!(err.kind, ErrorKind::Lock);
+        assert_eq!(err.details["lock"], "/srv/origin.git/refs/heads/main.lock");
+    }
+
+    #[test]
     fn retry_loop_reports_the_winning_attempt() {
         let name = FullName::try_from("refs/heads/main").expect("valid");
         let out = with_retries(5, &name, |n| {
             Ok(if n < 3 {
-                Step::Lost
+                Step::Lost(Loss::Moved)
             } else {
                 Step::Done(n * 10)
             })

@@ -17,7 +17,7 @@ use crate::{
     error::{Error, ErrorKind, Result},
     fragment::{validate_path, Fragment, FragmentError, FragmentKey},
     manifest::Manifest,
-    publish::{self, Cas, Expected, Step},
+    publish::{self, Expected, Sink, Step},
     settings::{self, Settings},
     store::{self, TreeChange},
     worktree,
@@ -35,7 +35,7 @@ pub struct AddedFile {
 }
 
 /// A validated request to record.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Request {
     /// The fragment to write.
     pub fragment: Fragment,
@@ -47,6 +47,8 @@ pub struct Request {
     pub retries: u32,
     /// Commit message override.
     pub message: Option<String>,
+    /// Where the commit goes: local refs, or a remote's by push.
+    pub sink: Sink,
 }
 
 /// Assemble and validate the fragment from the command line: the optional
@@ -228,11 +230,35 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
     let fragment_path = settings.fragment_path(key);
     let fragment_bytes = req.fragment.to_bytes();
     let published = publish::with_retries(req.retries, &target, |_| {
-        let current = store::ref_target(repo, &target)?;
         // A new per-issue ref starts from the branch; otherwise build on the ref itself.
-        let parent = match current {
-            Some(id) => Some(id),
-            None => store::branch_base(repo, &settings.branch)?,
+        let (current, parent) = match &req.sink {
+            Sink::Local => {
+                let current = store::ref_target(repo, &target)?;
+                let parent = match current {
+                    Some(id) => Some(id),
+                    None => store::branch_base(repo, &settings.branch)?,
+                };
+                (current, parent)
+            }
+            Sink::Remote(_) => {
+                let mut refs = vec![&target];
+                if !req.direct {
+                    refs.push(&settings.branch);
+                }
+                let tips = req.sink.read(repo, &refs)?;
+                let base = tips.last().copied().flatten().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "remote `{}` has no {}",
+                            req.sink.remote_name().unwrap_or_default(),
+                            settings.branch
+                        ),
+                    )
+                    .with("ref", &settings.branch)
+                })?;
+                (tips[0], Some(tips[0].unwrap_or(base)))
+            }
         };
         let root = match parent {
             Some(p) => store::commit_tree(repo, p)?,
@@ -241,7 +267,10 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
         ensure_unclaimed(repo, root, settings, &req.fragment)?;
         let mut paths = vec![fragment_path.clone()];
         paths.extend(req.added.iter().map(|a| a.dest.clone()));
-        let checkout = worktree::checkout_of(repo, &target)?;
+        let checkout = match req.sink {
+            Sink::Local => worktree::checkout_of(repo, &target)?,
+            Sink::Remote(_) => None,
+        };
         if let Some(c) = &checkout {
             c.ensure_clean(&paths)?;
         }
@@ -278,21 +307,16 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
         let parents: Vec<ObjectId> = parent.into_iter().collect();
         let commit = store::write_commit(repo, tree, &parents, &message)?;
         let log = format!("catalogue: record {key}");
-        match publish::compare_and_swap(
-            repo,
-            &target,
-            Expected::from_option(current),
-            commit,
-            &log,
-        )? {
-            Cas::Moved { .. } => Ok(Step::Lost),
-            Cas::Updated => {
-                if let Some(c) = &checkout {
-                    c.follow(parent.unwrap_or_else(|| store::empty_tree(repo)), commit)?;
-                }
-                Ok(Step::Done((Some(commit), parent)))
+        let expected = Expected::from_option(current);
+        let cas = req
+            .sink
+            .swap(repo, &target, expected, commit, &log, !req.direct)?;
+        cas.step(|| {
+            if let Some(c) = &checkout {
+                c.follow(parent.unwrap_or_else(|| store::empty_tree(repo)), commit)?;
             }
-        }
+            Ok((Some(commit), parent))
+        })
     })?;
     let (commit, parent) = published.value;
     Ok(Outcome {

@@ -1,0 +1,285 @@
+//! Remote transport through the `git` CLI: gix 0.90 has no push.
+//!
+//! A remote write is the same compare-and-swap as a local one, with the
+//! forge's atomic ref update as the lock: fetch the remote ref into a ref of
+//! our own, build on it, and push without force. A push of a commit whose
+//! parent is the fetched tip is accepted only while the remote ref still
+//! points there; otherwise git rejects it and [`porcelain::classify`] says it
+//! was a lost race. Per-issue refs are pushed with `--force-with-lease`
+//! against their own previous remote value.
+
+pub mod porcelain;
+
+use gix::{refs::FullName, ObjectId, Repository};
+
+use crate::{
+    error::{Error, ErrorKind, Result},
+    git::{Git, Output},
+    publish::Expected,
+    store,
+};
+
+pub use porcelain::PushOutcome;
+
+/// Our own namespace for fetched remote refs: a fetch never touches the
+/// user's branches or `refs/remotes/`.
+pub const TRACKING_PREFIX: &str = "refs/catalogue/remotes/";
+
+/// A remote we fetch from and push to.
+#[derive(Clone, Debug)]
+pub struct Remote {
+    /// As the user named it: a configured remote, a URL or a path.
+    pub name: String,
+    /// Its folder under [`TRACKING_PREFIX`].
+    id: String,
+    git: Git,
+    shallow: bool,
+}
+
+impl Remote {
+    /// A remote of `repo`, as the user named it.
+    pub fn new(repo: &Repository, name: &str) -> Result<Remote> {
+        if name.is_empty() || name.starts_with('-') {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("invalid remote `{name}`"),
+            ));
+        }
+        let shallow = repo
+            .is_shallow()
+            .map_err(|e| Error::git("could not tell whether the repository is shallow", &e))?;
+        Ok(Remote {
+            name: name.to_owned(),
+            id: remote_id(name),
+            // No work tree: transport never needs one, and git then cannot touch it.
+            git: Git::new(repo.git_dir(), None),
+            shallow,
+        })
+    }
+
+    /// Where `remote_ref` (`refs/heads/x`) is kept locally once fetched.
+    pub fn tracking_ref(&self, remote_ref: &FullName) -> Result<FullName> {
+        let full = self.tracking_prefix(&remote_ref.as_bstr().to_string());
+        FullName::try_from(full.as_str()).map_err(|e| {
+            Error::new(
+                ErrorKind::Git,
+                format!("invalid tracking ref `{full}`: {e}"),
+            )
+        })
+    }
+
+    /// The local counterpart of a remote ref name or prefix (`refs/heads/catalogue/`).
+    pub fn tracking_prefix(&self, remote_prefix: &str) -> String {
+        let short = remote_prefix.strip_prefix("refs/").unwrap_or(remote_prefix);
+        format!("{TRACKING_PREFIX}{}/{short}", self.id)
+    }
+
+    /// Which of `refs` exist on the remote (one `git ls-remote`).
+    pub fn existing(&self, refs: &[&FullName]) -> Result<Vec<bool>> {
+        let mut args = vec![
+            "ls-remote".to_owned(),
+            "--refs".to_owned(),
+            "--".to_owned(),
+            self.name.clone(),
+        ];
+        args.extend(refs.iter().map(|r| r.as_bstr().to_string()));
+        let out = self.run(&args, "list the refs of")?;
+        let listed: Vec<&str> = std::str::from_utf8(&out.stdout)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split('\t').nth(1))
+            .collect();
+        Ok(refs
+            .iter()
+            .map(|r| listed.contains(&r.as_bstr().to_string().as_str()))
+            .collect())
+    }
+
+    /// Fetch `refs` (which must exist on the remote) into their tracking refs
+    /// and return what they hold now. Shallow where the repository is shallow.
+    pub fn fetch(&self, repo: &Repository, refs: &[&FullName]) -> Result<Vec<ObjectId>> {
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut refspecs = Vec::new();
+        let mut tracking = Vec::new();
+        for r in refs {
+            let t = self.tracking_ref(r)?;
+            // `+`: our tracking ref mirrors the remote, wherever it went.
+            refspecs.push(format!("+{}:{}", r.as_bstr(), t.as_bstr()));
+            tracking.push(t);
+        }
+        self.fetch_refspecs(&refspecs, false)
+            .map_err(|e| match e.kind {
+                ErrorKind::NotFound => e.with("ref", refs[0]),
+                _ => e,
+            })?;
+        tracking
+            .iter()
+            .map(|t| {
+                store::ref_target(repo, t)?.ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Git,
+                        format!("`git fetch` succeeded but left no {t}"),
+                    )
+                    .with("ref", t)
+                })
+            })
+            .collect()
+    }
+
+    /// `git fetch` of raw refspecs into our namespace; `prune` drops tracking
+    /// refs whose remote ref is gone. A named ref the remote lacks is
+    /// [`ErrorKind::NotFound`].
+    pub fn fetch_refspecs(&self, refspecs: &[String], prune: bool) -> Result<()> {
+        let mut args = vec![
+            "-c".to_owned(),
+            "gc.auto=0".to_owned(),
+            "-c".to_owned(),
+            "maintenance.auto=false".to_owned(),
+            "fetch".to_owned(),
+            "--quiet".to_owned(),
+            "--no-tags".to_owned(),
+            "--no-write-fetch-head".to_owned(),
+            "--no-recurse-submodules".to_owned(),
+        ];
+        if self.shallow {
+            args.push("--depth=1".to_owned());
+        }
+        if prune {
+            args.push("--prune".to_owned());
+        }
+        args.push("--".to_owned());
+        args.push(self.name.clone());
+        args.extend(refspecs.iter().cloned());
+        let out = self.git.run(&args)?;
+        if out.success() {
+            return Ok(());
+        }
+        let err = out.stderr_text();
+        if err.contains("couldn't find remote ref") {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("remote `{}` lacks a ref to fetch: {err}", self.name),
+            )
+            .with("remote", &self.name));
+        }
+        Err(self.transport_error("fetch from", &out))
+    }
+
+    /// Push `commit` to `dest`. `lease` is `None` for a plain fast-forward
+    /// push, else `--force-with-lease` against that expected remote value.
+    /// A refusal that is not a lost race or a held lock (a hook, a
+    /// protection rule) is an [`ErrorKind::Rejected`] error: retrying cannot help.
+    pub fn push(
+        &self,
+        commit: ObjectId,
+        dest: &FullName,
+        lease: Option<Expected>,
+    ) -> Result<PushOutcome> {
+        let mut args = vec![
+            "push".to_owned(),
+            "--porcelain".to_owned(),
+            "--no-progress".to_owned(),
+            "--no-recurse-submodules".to_owned(),
+        ];
+        if let Some(lease) = lease {
+            let expect = match lease {
+                Expected::Absent => String::new(),
+                Expected::At(id) => id.to_string(),
+            };
+            args.push(format!("--force-with-lease={}:{expect}", dest.as_bstr()));
+        }
+        args.push("--".to_owned());
+        args.push(self.name.clone());
+        args.push(format!("{commit}:{}", dest.as_bstr()));
+        let out = self.git.run(&args)?;
+        let refs = porcelain::parse(&out.stdout).map_err(|e| {
+            Error::new(
+                ErrorKind::Remote,
+                format!("could not understand `git push` to `{}`: {e}", self.name),
+            )
+        })?;
+        let dest_text = dest.as_bstr().to_string();
+        let Some(status) = refs.iter().find(|r| r.to == dest_text) else {
+            return Err(self.transport_error("push to", &out).with("ref", dest));
+        };
+        match porcelain::classify(status, &out.stderr) {
+            PushOutcome::Refused { reason } => {
+                Err(self.refused(dest, &reason, &porcelain::remote_messages(&out.stderr)))
+            }
+            outcome => Ok(outcome),
+        }
+    }
+
+    /// A refusal as an error: git's reason plus the remote's own words.
+    fn refused(&self, dest: &FullName, reason: &str, remote_said: &[String]) -> Error {
+        let said = if remote_said.is_empty() {
+            String::new()
+        } else {
+            format!("; the remote said: {}", remote_said.join(" / "))
+        };
+        Error::new(
+            ErrorKind::Rejected,
+            format!(
+                "remote `{}` refused the update of {dest} ({reason}){said}",
+                self.name
+            ),
+        )
+        .with("ref", dest)
+    }
+
+    fn run(&self, args: &[String], what: &str) -> Result<Output> {
+        let out = self.git.run(args)?;
+        if out.success() {
+            Ok(out)
+        } else {
+            Err(self.transport_error(what, &out))
+        }
+    }
+
+    fn transport_error(&self, what: &str, out: &Output) -> Error {
+        Error::new(
+            ErrorKind::Remote,
+            format!(
+                "could not {what} remote `{}` (git exited with {}): {}",
+                self.name,
+                out.code
+                    .map_or_else(|| "a signal".to_owned(), |c| c.to_string()),
+                out.stderr_text()
+            ),
+        )
+        .with("remote", &self.name)
+    }
+}
+
+/// A ref-name-safe, stable folder name for a remote: the name itself when it
+/// is a plain remote name, else `url-<16 hex>` of a FNV-1a hash of it.
+fn remote_id(name: &str) -> String {
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    if plain {
+        return name.to_owned();
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("url-{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remote_id;
+
+    #[test]
+    fn plain_remote_names_are_kept_and_urls_are_hashed_stably() {
+        assert_eq!(remote_id("origin"), "origin");
+        let a = remote_id("git://127.0.0.1:9418/origin.git");
+        assert!(a.starts_with("url-") && a.len() == 20, "{a}");
+        assert_eq!(a, remote_id("git://127.0.0.1:9418/origin.git"));
+        assert_ne!(a, remote_id("../origin.git"));
+    }
+}
