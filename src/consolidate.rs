@@ -10,7 +10,7 @@ use gix::{objs::tree::EntryKind, ObjectId, Repository};
 use crate::{
     error::{Error, ErrorKind, Result},
     index,
-    manifest::Manifest,
+    manifest::{DuplicatePath, Manifest},
     publish::{self, Expected, Sink, Step},
     settings::Settings,
     store::{self, TreeChange},
@@ -34,28 +34,42 @@ pub struct Built {
 /// first invalid fragment or duplicate path, naming it.
 pub fn build(repo: &Repository, root: ObjectId, settings: &Settings) -> Result<Built> {
     let read = store::read_fragments(repo, root, &settings.dir)?;
-    let manifest = Manifest::build(read.fragments, &read.source.to_string()).map_err(|dup| {
-        Error::new(ErrorKind::DuplicatePath, dup.to_string())
-            .with("path", &dup.path)
-            .with("key", format!("{} {}", dup.first, dup.second))
-    })?;
+    let manifest =
+        Manifest::build(read.fragments, &read.source.to_string()).map_err(duplicate_error)?;
+    Ok(render(manifest, settings, read.warnings))
+}
+
+/// Render a built manifest's two files.
+pub fn render(manifest: Manifest, settings: &Settings, warnings: Vec<String>) -> Built {
     let manifest_json = manifest.to_json();
     let index_md = index::render(&manifest, &settings.dir).into_bytes();
-    Ok(Built {
+    Built {
         manifest,
         manifest_json,
         index_md,
-        warnings: read.warnings,
-    })
+        warnings,
+    }
 }
 
-/// Whether `root` already holds exactly `built`'s manifest and index.
-pub fn is_current(
+/// The one way a path claimed twice is reported: the path and both fragments.
+pub fn duplicate_error(dup: DuplicatePath) -> Error {
+    let mut err = Error::new(ErrorKind::DuplicatePath, dup.to_string()).with("path", &dup.path);
+    err.details.insert(
+        "fragments".to_owned(),
+        serde_json::json!([dup.first.as_str(), dup.second.as_str()]),
+    );
+    err
+}
+
+/// Which of manifest and index in `root` differ from `built` (missing ones
+/// included); empty when the catalogue is current.
+pub fn stale_paths(
     repo: &Repository,
     root: ObjectId,
     settings: &Settings,
     built: &Built,
-) -> Result<bool> {
+) -> Result<Vec<String>> {
+    let mut stale = Vec::new();
     for (path, bytes) in [
         (settings.manifest_path(), &built.manifest_json),
         (settings.index_path(), &built.index_md),
@@ -63,10 +77,10 @@ pub fn is_current(
         let want = store::blob_id(repo, bytes)?;
         match store::entry_at(repo, root, &path)? {
             Some(e) if e.id == want && e.kind == EntryKind::Blob => {}
-            _ => return Ok(false),
+            _ => stale.push(path),
         }
     }
-    Ok(true)
+    Ok(stale)
 }
 
 /// What `consolidate` is asked to do.
@@ -126,7 +140,7 @@ pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Re
             source: built.manifest.source().to_owned(),
             warnings: built.warnings.clone(),
         };
-        if is_current(repo, root, settings, &built)? {
+        if stale_paths(repo, root, settings, &built)?.is_empty() {
             return Ok(Step::Done(outcome));
         }
         outcome.changed = true;
@@ -141,6 +155,7 @@ pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Re
         if let Some(c) = &checkout {
             c.ensure_clean(&paths)?;
         }
+        store::check_placement(repo, root, &[&paths[0], &paths[1]])?;
         let changes = vec![
             TreeChange {
                 path: paths[0].clone(),
@@ -166,8 +181,8 @@ pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Re
             .sink
             .swap(repo, branch, Expected::At(tip), commit, log, false)?;
         cas.step(|| {
-            if let Some(c) = &checkout {
-                c.follow(tip, commit)?;
+            if let Some(warning) = checkout.as_ref().and_then(|c| c.follow(tip, commit)) {
+                outcome.warnings.push(warning);
             }
             outcome.commit = Some(commit);
             outcome.tip = commit;

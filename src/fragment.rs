@@ -374,7 +374,8 @@ pub fn validate_path(path: &str) -> Result<(), PathError> {
     if path.starts_with('/') {
         return Err(PathError::Absolute);
     }
-    if path.chars().any(|c| c <= '\u{1f}' || c == '\u{7f}') {
+    // C0, DEL and C1: none belongs in a file name, and all of them can hide text.
+    if path.chars().any(char::is_control) {
         return Err(PathError::ControlCharacter);
     }
     if path.contains('\\') {
@@ -387,13 +388,21 @@ pub fn validate_path(path: &str) -> Result<(), PathError> {
             _ => {}
         }
     }
+    // What git itself refuses (core.protectNTFS and core.protectHFS are on by
+    // default in git): `.git` in any case or disguise, `git~1`, `.git.`, …
+    // Windows device names and `:` are valid paths to git, so they are allowed.
+    let options = gix::validate::path::component::Options {
+        protect_windows: false,
+        protect_ntfs: true,
+        protect_hfs: true,
+    };
     for segment in path.split('/') {
-        gix::validate::path::component(segment.into(), None, Default::default()).map_err(
-            |error| PathError::Refused {
+        gix::validate::path::component(segment.into(), None, options).map_err(|error| {
+            PathError::Refused {
                 segment: segment.to_owned(),
                 reason: error.to_string(),
-            },
-        )?;
+            }
+        })?;
     }
     Ok(())
 }
@@ -745,15 +754,6 @@ mod tests {
             (".git./x", ".git."),
             (".git /x", ".git "),
             (".g\u{200c}it/x", ".g\u{200c}it"),
-            ("docs/CON", "CON"),
-            ("docs/nul.txt", "nul.txt"),
-            ("docs/LPT1", "LPT1"),
-            ("c:/x", "c:"),
-            ("a/b:c", "b:c"),
-            ("a/b|c", "b|c"),
-            ("a/b<c", "b<c"),
-            ("a/trailing.", "trailing."),
-            ("a/trailing ", "trailing "),
         ] {
             match validate_path(path) {
                 Err(PathError::Refused { segment: s, reason }) => {
@@ -763,6 +763,29 @@ mod tests {
                 other => panic!("{path:?}: expected Refused, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn names_only_windows_forbids_are_valid_paths_as_they_are_to_git() {
+        for path in [
+            "docs/CON",
+            "docs/nul.txt",
+            "logs/aux.txt",
+            "c:/x",
+            "docs/report: final.md",
+            "a/b|c",
+            "a/b<c",
+            "a/trailing.",
+            "a/trailing ",
+        ] {
+            assert_eq!(validate_path(path), Ok(()), "{path:?}");
+        }
+    }
+
+    #[test]
+    fn c1_control_characters_are_refused_too() {
+        assert_eq!(validate_path("a/\u{85}b"), Err(PathError::ControlCharacter));
+        assert_eq!(validate_path("a/\u{9b}b"), Err(PathError::ControlCharacter));
     }
 
     #[test]

@@ -151,17 +151,26 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Line separators and bidirectional formatting characters.
+/// Line separators and the invisible format characters (Unicode category Cf:
+/// bidirectional controls, zero-width spaces and joiners, soft hyphen, BOM,
+/// word joiner …) that could reorder or hide text in a rendered page.
 fn is_invisible_layout(c: char) -> bool {
     matches!(
         c,
-        '\u{061C}'
-            | '\u{200E}'
-            | '\u{200F}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
     )
 }
 

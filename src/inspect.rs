@@ -67,18 +67,11 @@ pub fn check(
         problems: Vec::new(),
         warnings: Vec::new(),
     };
-    let (source, blobs, warnings) = match store::list_fragment_blobs(repo, root, &settings.dir) {
-        Ok(listed) => listed,
-        Err(e) if e.kind.exit_code() == 2 => {
-            report.valid = false;
-            report.problems.push(e);
-            return Ok(report);
-        }
-        Err(e) => return Err(e),
-    };
-    report.warnings = warnings;
+    let listing = store::list_fragment_blobs(repo, root, &settings.dir)?;
+    report.warnings = listing.warnings;
+    report.problems = listing.problems;
     let mut fragments = Vec::new();
-    for blob in &blobs {
+    for blob in &listing.blobs {
         match store::read_fragment(repo, blob) {
             Ok(f) => fragments.push(f),
             Err(e) if e.kind == ErrorKind::InvalidFragment => report.problems.push(e),
@@ -87,31 +80,27 @@ pub fn check(
     }
     report.fragments = fragments.len();
     report.artifacts = fragments.iter().map(|f| f.artifacts.len()).sum();
-    if let Err(dup) = Manifest::build(fragments, &source.to_string()) {
-        report.problems.push(
-            Error::new(ErrorKind::DuplicatePath, dup.to_string())
-                .with("path", &dup.path)
-                .with("key", format!("{} {}", dup.first, dup.second)),
-        );
-    }
+    let manifest = match Manifest::build(fragments, &listing.source.to_string()) {
+        Ok(m) => Some(m),
+        Err(dup) => {
+            report.problems.push(consolidate::duplicate_error(dup));
+            None
+        }
+    };
     report.valid = report.problems.is_empty();
-    if fragments_only || !report.valid {
+    let Some(manifest) = manifest.filter(|_| report.valid && !fragments_only) else {
         return Ok(report);
-    }
-    let built = consolidate::build(repo, root, settings)?;
-    let current = consolidate::is_current(repo, root, settings, &built)?;
-    report.current = Some(current);
-    if !current {
+    };
+    let built = consolidate::render(manifest, settings, Vec::new());
+    let stale = consolidate::stale_paths(repo, root, settings, &built)?;
+    report.current = Some(stale.is_empty());
+    for path in stale {
         report.problems.push(
             Error::new(
                 ErrorKind::Stale,
-                format!(
-                    "`{}` and `{}` of commit {commit} do not match its fragments; run `git catalogue consolidate`",
-                    settings.manifest_path(),
-                    settings.index_path()
-                ),
+                format!("`{path}` of commit {commit} does not match its fragments; run `git catalogue consolidate`"),
             )
-            .with("path", settings.manifest_path())
+            .with("path", path)
             .with("commit", commit),
         );
     }

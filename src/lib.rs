@@ -156,6 +156,9 @@ pub fn run_with_repo(
             };
             let out = record::record(repo, settings, &req)?;
             let mut report = Report::new("record");
+            report
+                .messages
+                .extend(out.warnings.iter().map(|w| format!("warning: {w}")));
             report.messages.push(match out.commit {
                 Some(c) => format!(
                     "recorded {} ({} artifact(s)) as {c} on {}{}{}",
@@ -181,6 +184,7 @@ pub fn run_with_repo(
                 "attempts": out.attempts,
                 "fragment": out.fragment_path,
                 "artifacts": out.artifacts,
+                "warnings": out.warnings,
             }));
             Ok(report)
         }

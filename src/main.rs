@@ -7,6 +7,10 @@ use git_catalogue::{cli::Cli, command_name, error_json, run};
 use serde_json::{Map, Value};
 
 fn main() {
+    // On SIGTERM, SIGINT, SIGHUP: delete the lock files gix holds, then die as
+    // the signal says. Objects are written before the ref that makes them
+    // reachable, so nothing half-written is ever visible.
+    let _signals = gix::interrupt::init_handler_default(0);
     // `--json` must shape even usage errors, so look for it before clap does.
     let json = std::env::args()
         .skip(1)

@@ -227,13 +227,14 @@ impl Sink {
                 return Err(Error::new(ErrorKind::Rejected, reason).with("ref", name))
             }
         }
-        // Best effort: the push is what counts, and a local ref someone else
-        // moved meanwhile is theirs to keep.
-        let tracking = remote.tracking_ref(name)?;
-        let _ = compare_and_swap(repo, &tracking, expected, new, log_message);
-        if store::ref_target(repo, name)? == expected.as_option()
-            && crate::worktree::checkout_of(repo, name)?.is_none()
-        {
+        // Best effort, and never an error: the push is what counts, and a
+        // local ref someone else moved meanwhile is theirs to keep.
+        if let Ok(tracking) = remote.tracking_ref(name) {
+            let _ = compare_and_swap(repo, &tracking, expected, new, log_message);
+        }
+        let local_unmoved = store::ref_target(repo, name).is_ok_and(|v| v == expected.as_option());
+        let checked_out = !matches!(crate::worktree::checkout_of(repo, name), Ok(None));
+        if local_unmoved && !checked_out {
             let _ = compare_and_swap(repo, name, expected, new, log_message);
         }
         Ok(Cas::Updated)

@@ -7,7 +7,7 @@
 //! fragment alone. With `--direct` it goes onto the branch, by the same
 //! compare-and-swap and retry loop as `consolidate`.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use gix::{objs::tree::EntryKind, refs::FullName, ObjectId, Repository};
 use serde_json::{Map, Value};
@@ -16,7 +16,7 @@ use crate::{
     cli::{ArtifactSource, ArtifactSpec},
     error::{Error, ErrorKind, Result},
     fragment::{validate_path, Fragment, FragmentError, FragmentKey},
-    manifest::Manifest,
+    manifest::{DuplicatePath, Manifest},
     publish::{self, Expected, Sink, Step},
     settings::{self, Settings},
     store::{self, TreeChange},
@@ -132,9 +132,7 @@ pub fn prepare(
     let fragment = Fragment::parse(key.clone(), &bytes)
         .map_err(|e| invalid(&format!("fragment `{key}`"), ("key", key.as_str()), e))?;
     // A path claimed twice within this one fragment.
-    Manifest::build(vec![fragment.clone()], "").map_err(|dup| {
-        Error::new(ErrorKind::DuplicatePath, dup.to_string()).with("path", &dup.path)
-    })?;
+    Manifest::build(vec![fragment.clone()], "").map_err(crate::consolidate::duplicate_error)?;
     Ok((fragment, added))
 }
 
@@ -217,6 +215,8 @@ pub struct Outcome {
     pub fragment_path: String,
     /// How many artifacts the fragment lists.
     pub artifacts: usize,
+    /// Things that went wrong after the ref moved (a work tree that could not follow).
+    pub warnings: Vec<String>,
 }
 
 /// Write the fragment commit and move the ref.
@@ -231,14 +231,11 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
     let fragment_bytes = req.fragment.to_bytes();
     let published = publish::with_retries(req.retries, &target, |_| {
         // A new per-issue ref starts from the branch; otherwise build on the ref itself.
-        let (current, parent) = match &req.sink {
+        let (current, parent, branch_tip) = match &req.sink {
             Sink::Local => {
                 let current = store::ref_target(repo, &target)?;
-                let parent = match current {
-                    Some(id) => Some(id),
-                    None => store::branch_base(repo, &settings.branch)?,
-                };
-                (current, parent)
+                let branch_tip = store::branch_base(repo, &settings.branch)?;
+                (current, current.or(branch_tip), branch_tip)
             }
             Sink::Remote(_) => {
                 let mut refs = vec![&target];
@@ -257,14 +254,18 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
                     )
                     .with("ref", &settings.branch)
                 })?;
-                (tips[0], Some(tips[0].unwrap_or(base)))
+                (tips[0], Some(tips[0].unwrap_or(base)), Some(base))
             }
         };
         let root = match parent {
             Some(p) => store::commit_tree(repo, p)?,
             None => store::empty_tree(repo),
         };
-        ensure_unclaimed(repo, root, settings, &req.fragment)?;
+        let mut claim_roots = vec![root];
+        if let Some(tip) = branch_tip.filter(|t| Some(*t) != parent) {
+            claim_roots.push(store::commit_tree(repo, tip)?);
+        }
+        ensure_unclaimed(repo, &claim_roots, settings, &req.fragment)?;
         let mut paths = vec![fragment_path.clone()];
         paths.extend(req.added.iter().map(|a| a.dest.clone()));
         let checkout = match req.sink {
@@ -274,6 +275,8 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
         if let Some(c) = &checkout {
             c.ensure_clean(&paths)?;
         }
+        let placed: Vec<&str> = paths.iter().map(String::as_str).collect();
+        store::check_placement(repo, root, &placed)?;
         let mut changes = vec![TreeChange {
             path: fragment_path.clone(),
             kind: EntryKind::Blob,
@@ -296,7 +299,7 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
             // an empty commit on the shared branch would only be noise. (A
             // per-issue ref always gets its commit: CONTRACT §2 says a re-run
             // adds one, and the pull request shows the re-run.)
-            return Ok(Step::Done((None, parent)));
+            return Ok(Step::Done((None, parent, None)));
         }
         let message = req.message.clone().unwrap_or_else(|| {
             format!(
@@ -312,13 +315,13 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
             .sink
             .swap(repo, &target, expected, commit, &log, !req.direct)?;
         cas.step(|| {
-            if let Some(c) = &checkout {
-                c.follow(parent.unwrap_or_else(|| store::empty_tree(repo)), commit)?;
-            }
-            Ok((Some(commit), parent))
+            let warning = checkout
+                .as_ref()
+                .and_then(|c| c.follow(parent.unwrap_or_else(|| store::empty_tree(repo)), commit));
+            Ok((Some(commit), parent, warning))
         })
     })?;
-    let (commit, parent) = published.value;
+    let (commit, parent, warning) = published.value;
     Ok(Outcome {
         key: key.clone(),
         target,
@@ -327,46 +330,50 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
         attempts: published.attempts,
         fragment_path,
         artifacts: req.fragment.artifacts.len(),
+        warnings: warning.into_iter().collect(),
     })
 }
 
-/// Refuse a fragment that claims a path another fragment of `root` already
-/// claims (CONTRACT §1). Other fragments that do not parse are not this run's
-/// business: they are skipped here and reported by `check` and `consolidate`.
+/// Refuse a fragment that claims a path another fragment already claims
+/// (CONTRACT §1), in any of `roots`: the tree this commit builds on and, for a
+/// per-issue ref, the branch it will be merged into. Other fragments that are
+/// themselves invalid are not this run's business (`check` and `consolidate`
+/// report them); failures to read git are.
 fn ensure_unclaimed(
     repo: &Repository,
-    root: ObjectId,
+    roots: &[ObjectId],
     settings: &Settings,
     fragment: &Fragment,
 ) -> Result<()> {
-    let ours: HashMap<&str, ()> = fragment
+    let ours: HashSet<&str> = fragment
         .artifacts
         .iter()
         .filter_map(|a| a.get("path").and_then(Value::as_str))
-        .map(|p| (p, ()))
         .collect();
     if ours.is_empty() {
         return Ok(());
     }
-    let Ok((_, blobs, _)) = store::list_fragment_blobs(repo, root, &settings.dir) else {
-        return Ok(());
-    };
-    for blob in blobs.iter().filter(|b| b.key != fragment.key) {
-        let Ok(other) = store::read_fragment(repo, blob) else {
-            continue;
-        };
-        for artifact in &other.artifacts {
-            if let Some(path) = artifact.get("path").and_then(Value::as_str) {
-                if ours.contains_key(path) {
-                    return Err(Error::new(
-                        ErrorKind::DuplicatePath,
-                        format!(
-                            "artifact path `{path}` is already claimed by fragment `{}` ({}); fragment `{}` cannot claim it too",
-                            other.key, blob.path, fragment.key
-                        ),
-                    )
-                    .with("path", path)
-                    .with("key", &other.key));
+    let mut seen = HashSet::new();
+    for root in roots {
+        let listing = store::list_fragment_blobs(repo, *root, &settings.dir)?;
+        for blob in listing.blobs.iter().filter(|b| b.key != fragment.key) {
+            if !seen.insert(blob.id) {
+                continue;
+            }
+            let other = match store::read_fragment(repo, blob) {
+                Ok(other) => other,
+                Err(e) if e.kind == ErrorKind::InvalidFragment => continue,
+                Err(e) => return Err(e),
+            };
+            for artifact in &other.artifacts {
+                if let Some(path) = artifact.get("path").and_then(Value::as_str) {
+                    if ours.contains(path) {
+                        return Err(crate::consolidate::duplicate_error(DuplicatePath {
+                            path: path.to_owned(),
+                            first: other.key.clone(),
+                            second: fragment.key.clone(),
+                        }));
+                    }
                 }
             }
         }

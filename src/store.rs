@@ -200,7 +200,7 @@ pub fn entry_at(repo: &Repository, tree: ObjectId, path: &str) -> Result<Option<
     }
     let t = repo
         .find_tree(tree)
-        .map_err(|e| Error::git(format!("could not read tree {tree}"), &e).with("blob", tree))?;
+        .map_err(|e| Error::git(format!("could not read tree {tree}"), &e).with("tree", tree))?;
     let entry = t.lookup_entry(path.split('/')).map_err(|e| {
         Error::git(format!("could not look up `{path}` in tree {tree}"), &e).with("path", path)
     })?;
@@ -242,38 +242,67 @@ pub struct FragmentBlob {
     pub path: String,
 }
 
+/// The fragments folder of a tree, classified entry by entry.
+#[derive(Debug)]
+pub struct Listing {
+    /// The fragments tree's id (the empty tree's when there is no folder).
+    pub source: ObjectId,
+    /// The `<key>.json` blobs, in tree order.
+    pub blobs: Vec<FragmentBlob>,
+    /// Regular files not named `*.json`, skipped, one sentence each.
+    pub warnings: Vec<String>,
+    /// Entries that break CONTRACT §1, each an error naming its path.
+    pub problems: Vec<Error>,
+}
+
+impl Listing {
+    /// The first problem, as an error.
+    pub fn into_valid(self) -> Result<Listing> {
+        match self.problems.first() {
+            Some(p) => Err(p.clone()),
+            None => Ok(self),
+        }
+    }
+}
+
 /// The `.json` fragment blobs of `<dir>/fragments` in `root`, classified by
 /// CONTRACT §1: other regular files are skipped with a warning; a symlink,
-/// submodule, sub-folder or a `.json` name whose key is invalid is an error.
-pub fn list_fragment_blobs(
-    repo: &Repository,
-    root: ObjectId,
-    dir: &str,
-) -> Result<(ObjectId, Vec<FragmentBlob>, Vec<String>)> {
+/// submodule, sub-folder or a `.json` name whose key is invalid is a problem,
+/// never followed. Every problem is collected, so `check` can report them all.
+pub fn list_fragment_blobs(repo: &Repository, root: ObjectId, dir: &str) -> Result<Listing> {
     let folder = format!("{dir}/fragments");
+    let mut listing = Listing {
+        source: empty_tree(repo),
+        blobs: Vec::new(),
+        warnings: Vec::new(),
+        problems: Vec::new(),
+    };
     let Some(entry) = entry_at(repo, root, &folder)? else {
-        return Ok((empty_tree(repo), Vec::new(), Vec::new()));
+        return Ok(listing);
     };
     if entry.kind != EntryKind::Tree {
-        return Err(Error::new(
-            ErrorKind::InvalidTree,
-            format!(
-                "`{folder}` must be a folder, but it is a {}",
-                describe_kind(entry.kind)
-            ),
-        )
-        .with("path", &folder)
-        .with("blob", entry.id));
+        listing.problems.push(
+            Error::new(
+                ErrorKind::InvalidTree,
+                format!(
+                    "`{folder}` must be a folder, but it is a {}",
+                    describe_kind(entry.kind)
+                ),
+            )
+            .with("path", &folder)
+            .with("blob", entry.id),
+        );
+        return Ok(listing);
     }
+    listing.source = entry.id;
     let tree = repo.find_tree(entry.id).map_err(|e| {
         Error::git(
             format!("could not read tree {} of `{folder}`", entry.id),
             &e,
         )
         .with("path", &folder)
+        .with("tree", entry.id)
     })?;
-    let mut blobs = Vec::new();
-    let mut warnings = Vec::new();
     for item in tree.iter() {
         let item = item.map_err(|e| {
             Error::git(
@@ -281,34 +310,39 @@ pub fn list_fragment_blobs(
                 &e,
             )
             .with("path", &folder)
+            .with("tree", entry.id)
         })?;
         let name = item.filename().to_str_lossy().into_owned();
         let path = format!("{folder}/{name}");
         let kind = item.mode().kind();
         let regular = matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable);
         match name.strip_suffix(".json") {
-            Some(stem) => {
-                let key = FragmentKey::new(stem).map_err(|e| {
+            Some(stem) => match FragmentKey::new(stem) {
+                Err(e) => listing.problems.push(
                     Error::new(ErrorKind::InvalidKey, format!("`{path}`: {e}"))
                         .with("path", &path)
-                        .with("key", stem)
-                })?;
-                if !regular {
-                    return Err(not_a_regular_file(&path, kind, item.object_id()));
+                        .with("key", stem),
+                ),
+                Ok(_) if !regular => {
+                    listing
+                        .problems
+                        .push(not_a_regular_file(&path, kind, item.object_id()))
                 }
-                blobs.push(FragmentBlob {
+                Ok(key) => listing.blobs.push(FragmentBlob {
                     key,
                     id: item.object_id(),
                     path,
-                });
-            }
-            None if regular => {
-                warnings.push(format!("ignoring `{path}`: not a `.json` fragment"));
-            }
-            None => return Err(not_a_regular_file(&path, kind, item.object_id())),
+                }),
+            },
+            None if regular => listing
+                .warnings
+                .push(format!("ignoring `{path}`: not a `.json` fragment")),
+            None => listing
+                .problems
+                .push(not_a_regular_file(&path, kind, item.object_id())),
         }
     }
-    Ok((entry.id, blobs, warnings))
+    Ok(listing)
 }
 
 fn describe_kind(kind: EntryKind) -> &'static str {
@@ -364,7 +398,12 @@ pub fn fragment_error(blob: &FragmentBlob, err: FragmentError) -> Error {
 
 /// Every fragment of `<dir>/fragments` in `root`, parsed and validated.
 pub fn read_fragments(repo: &Repository, root: ObjectId, dir: &str) -> Result<FragmentsRead> {
-    let (source, blobs, warnings) = list_fragment_blobs(repo, root, dir)?;
+    let Listing {
+        source,
+        blobs,
+        warnings,
+        ..
+    } = list_fragment_blobs(repo, root, dir)?.into_valid()?;
     let fragments = blobs
         .iter()
         .map(|b| read_fragment(repo, b))
@@ -400,40 +439,58 @@ pub struct TreeChange {
     pub id: ObjectId,
 }
 
-/// `base` with `changes` applied; only the trees on the changed paths are rebuilt.
-///
-/// The gix editor silently turns a blob into a folder (or the reverse) when a
-/// path crosses it, so both are refused here first, naming the path.
-pub fn write_tree(repo: &Repository, base: ObjectId, changes: &[TreeChange]) -> Result<ObjectId> {
-    for change in changes {
+/// Refuse `paths` that cannot all become files of `base`: the gix editor
+/// would silently turn a file into a folder (or the reverse) where one path
+/// crosses another or crosses an entry of `base`. Run it before writing any
+/// object, so bad input writes nothing.
+pub fn check_placement(repo: &Repository, base: ObjectId, paths: &[&str]) -> Result<()> {
+    for (i, a) in paths.iter().enumerate() {
+        for b in &paths[i + 1..] {
+            let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            if short == long || long.starts_with(&format!("{short}/")) {
+                return Err(Error::new(
+                    ErrorKind::InvalidPath,
+                    format!("`{short}` and `{long}` cannot both be files of one commit"),
+                )
+                .with("path", long));
+            }
+        }
+    }
+    for path in paths {
         let mut prefix = String::new();
-        let components: Vec<&str> = change.path.split('/').collect();
+        let components: Vec<&str> = path.split('/').collect();
         for (i, part) in components.iter().enumerate() {
             if !prefix.is_empty() {
                 prefix.push('/');
             }
             prefix.push_str(part);
             let last = i + 1 == components.len();
-            if let Some(existing) = entry_at(repo, base, &prefix)? {
-                let clash = if last {
-                    existing.kind == EntryKind::Tree || existing.kind == EntryKind::Commit
-                } else {
-                    existing.kind != EntryKind::Tree
-                };
-                if clash {
-                    return Err(Error::new(
-                        ErrorKind::InvalidPath,
-                        format!(
-                            "cannot write `{}`: `{prefix}` is a {} in the base tree {base}",
-                            change.path,
-                            describe_kind(existing.kind)
-                        ),
-                    )
-                    .with("path", &change.path));
-                }
+            let Some(existing) = entry_at(repo, base, &prefix)? else {
+                break;
+            };
+            let clash = if last {
+                matches!(existing.kind, EntryKind::Tree | EntryKind::Commit)
+            } else {
+                existing.kind != EntryKind::Tree
+            };
+            if clash {
+                return Err(Error::new(
+                    ErrorKind::InvalidPath,
+                    format!(
+                        "cannot write `{path}`: `{prefix}` is a {} in the base tree {base}",
+                        describe_kind(existing.kind)
+                    ),
+                )
+                .with("path", path));
             }
         }
     }
+    Ok(())
+}
+
+/// `base` with `changes` applied; only the trees on the changed paths are
+/// rebuilt. Callers run [`check_placement`] first.
+pub fn write_tree(repo: &Repository, base: ObjectId, changes: &[TreeChange]) -> Result<ObjectId> {
     if base == empty_tree(repo) {
         repo.write_object(gix::objs::Tree::empty())
             .map_err(|e| Error::git("could not write the empty tree", &e))?;

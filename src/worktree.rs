@@ -87,21 +87,30 @@ impl Checkout {
     }
 
     /// Move index and work tree from `old` to `new`, as a fast-forward.
-    pub fn follow(&self, old: ObjectId, new: ObjectId) -> Result<()> {
-        let out = self
-            .git
-            .run(["read-tree", "-m", "-u", &old.to_string(), &new.to_string()])?;
-        if !out.success() {
-            return Err(Error::new(
-                ErrorKind::Git,
-                format!(
-                    "the branch moved to {new}, but the work tree {} could not follow: {} (run `git reset --keep {new}`)",
-                    self.workdir.display(),
-                    out.stderr_text()
-                ),
-            )
-            .with("commit", new));
+    ///
+    /// The branch has already moved when this runs, so a failure here is not
+    /// the command's failure: it comes back as a warning saying how to catch
+    /// up. Another local writer following its own commit holds `index.lock`
+    /// for a moment; that is waited for with backoff.
+    pub fn follow(&self, old: ObjectId, new: ObjectId) -> Option<String> {
+        let args = ["read-tree", "-m", "-u", &old.to_string(), &new.to_string()];
+        let mut jitter = crate::publish::Jitter::new();
+        let mut last = String::new();
+        for n in 1..=12 {
+            match self.git.run(args) {
+                Ok(out) if out.success() => return None,
+                Ok(out) => last = out.stderr_text(),
+                Err(e) => last = e.message,
+            }
+            if !last.contains("index.lock") {
+                break;
+            }
+            std::thread::sleep(crate::publish::backoff(n, &mut jitter));
         }
-        Ok(())
+        Some(format!(
+            "the branch moved to {new}, but the work tree {} could not follow: {last} \
+             (the commit is safe; run `git reset --keep {new}` to catch up)",
+            self.workdir.display()
+        ))
     }
 }
