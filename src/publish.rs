@@ -202,8 +202,8 @@ impl Sink {
     /// fast-forwards) or by `--force-with-lease` against `expected` (`lease`
     /// true: a per-issue ref replacing its own previous value).
     ///
-    /// After a successful push, a local ref of the same name that still holds
-    /// `expected` follows to `new`, unless it is checked out (its work tree
+    /// After a successful push, a local ref of the same name that is absent or
+    /// still holds `expected` follows to `new`, unless it is checked out (its work tree
     /// would be left behind); the tracking ref follows too.
     pub fn swap(
         &self,
@@ -232,10 +232,13 @@ impl Sink {
         if let Ok(tracking) = remote.tracking_ref(name) {
             let _ = compare_and_swap(repo, &tracking, expected, new, log_message);
         }
-        let local_unmoved = store::ref_target(repo, name).is_ok_and(|v| v == expected.as_option());
-        let checked_out = !matches!(crate::worktree::checkout_of(repo, name), Ok(None));
-        if local_unmoved && !checked_out {
-            let _ = compare_and_swap(repo, name, expected, new, log_message);
+        // A local ref that is absent, or still where the remote was, follows.
+        if let Ok(local) = store::ref_target(repo, name) {
+            let checked_out = !matches!(crate::worktree::checkout_of(repo, name), Ok(None));
+            if (local.is_none() || local == expected.as_option()) && !checked_out {
+                let _ =
+                    compare_and_swap(repo, name, Expected::from_option(local), new, log_message);
+            }
         }
         Ok(Cas::Updated)
     }
@@ -289,6 +292,7 @@ pub fn with_retries<T>(
     let mut jitter = Jitter::new();
     let mut last = Loss::Moved;
     for n in 1..=retries.saturating_add(1) {
+        let started = std::time::Instant::now();
         let step = attempt(n).map_err(|mut e| {
             // Scripts can see that a refusal was not retried.
             e.details.insert("attempts".to_owned(), n.into());
@@ -299,7 +303,14 @@ pub fn with_retries<T>(
             Step::Lost(loss) => {
                 last = loss;
                 if n <= retries {
-                    std::thread::sleep(backoff(n, &mut jitter));
+                    // A held lock is not a crowd: its holder finishes (or
+                    // crashed) whatever we do, so wait on a short fixed scale
+                    // and report a lock that stays within seconds.
+                    let pause = match last {
+                        Loss::Moved => backoff_after(started.elapsed(), n, &mut jitter),
+                        Loss::Locked(_) => backoff(n, &mut jitter).min(LOCK_BACKOFF_CAP),
+                    };
+                    std::thread::sleep(pause);
                 }
             }
         }
@@ -330,14 +341,32 @@ pub fn with_retries<T>(
     .with_number("attempts", attempts))
 }
 
-/// Base and cap of the backoff: 10 ms, 20 ms, … up to 1 s, each scaled by a
-/// random factor in [0.5, 1.5) so that writers who collided once spread out.
-const BACKOFF_BASE: Duration = Duration::from_millis(10);
-const BACKOFF_CAP: Duration = Duration::from_secs(1);
+/// The longest single pause while a remote's ref lock is held.
+const LOCK_BACKOFF_CAP: Duration = Duration::from_secs(1);
 
-/// The pause before attempt `n + 1`.
+/// The smallest unit of backoff, and its cap.
+const BACKOFF_BASE: Duration = Duration::from_millis(10);
+const BACKOFF_CAP: Duration = Duration::from_secs(8);
+
+/// The pause before attempt `n + 1`: 10 ms, 20 ms, 40 ms, … up to 8 s, each
+/// scaled by a random factor in [0.5, 1.5) so that writers who collided once
+/// spread out.
 pub fn backoff(n: u32, jitter: &mut Jitter) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1u32 << n.saturating_sub(1).min(16));
+    backoff_after(Duration::ZERO, n, jitter)
+}
+
+/// [`backoff`] in units of the losing attempt's own duration, when that is
+/// longer than 10 ms. An attempt is the window in which others race us: a
+/// local compare-and-swap takes milliseconds, a fetch-build-push round trip
+/// to a forge a large fraction of a second. Pausing a fixed few milliseconds
+/// after a slow round trip would have a loser retry straight into the same
+/// crowd, and a writer arriving fresh would win as often as the one that has
+/// already lost ten times: with 6 writers each pushing 5 records back to back,
+/// a fixed 10 ms–1 s schedule ran a loser out of its 11 attempts in about 1
+/// run in 5. Scaling by the window makes the ten retries span tens of windows.
+pub fn backoff_after(attempt: Duration, n: u32, jitter: &mut Jitter) -> Duration {
+    let unit = attempt.max(BACKOFF_BASE);
+    let exp = unit.saturating_mul(1u32 << n.saturating_sub(1).min(16));
     let capped = exp.min(BACKOFF_CAP);
     capped.mul_f64(0.5 + jitter.next_unit())
 }
@@ -389,6 +418,22 @@ mod tests {
                 "attempt {n}: {d:?} >= 1.5 x {nominal:?}"
             );
         }
+    }
+
+    #[test]
+    fn backoff_is_counted_in_units_of_a_slow_attempt() {
+        let mut j = Jitter::new();
+        let window = Duration::from_millis(200);
+        for n in 1..=6 {
+            let d = backoff_after(window, n, &mut j);
+            let nominal = (window * (1 << (n - 1))).min(BACKOFF_CAP);
+            assert!(
+                d >= nominal / 2 && d < nominal.mul_f64(1.5),
+                "attempt {n}: {d:?} vs {nominal:?}"
+            );
+        }
+        // A fast local attempt still waits at least the 10 ms unit.
+        assert!(backoff_after(Duration::from_micros(50), 1, &mut j) >= BACKOFF_BASE / 2);
     }
 
     #[test]

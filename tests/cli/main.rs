@@ -12,6 +12,8 @@ mod check_list;
 mod consolidate;
 mod index_md;
 mod locations;
+mod pending;
 mod race;
 mod record;
+mod remote;
 mod worktree;

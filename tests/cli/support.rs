@@ -48,6 +48,10 @@ pub const ERROR_KINDS: &[&str] = &[
     "stale",
     "git",
     "io",
+    // Added with `--push` (spec of issue 3): a remote that cannot be reached or
+    // does not exist, and a push the remote's hooks or policy declined.
+    "remote",
+    "rejected",
 ];
 
 /// A sample file under `fixtures/`.
@@ -286,7 +290,23 @@ impl Repo {
         self.clone_with(&[], self.path.as_os_str(), "clone", false)
     }
 
+    /// `git clone --bare --depth 1 <url>` into a new sandbox: a shallow bare
+    /// clone of whatever `url` serves (a `git://` daemon, a `file://` path),
+    /// with `origin` set to `url` as `git clone` does.
+    pub fn clone_shallow_bare_url(url: &str) -> Result<Repo> {
+        Self::clone_into(
+            &["--bare", "--depth", "1"],
+            OsStr::new(url),
+            "shallow.git",
+            true,
+        )
+    }
+
     fn clone_with(&self, flags: &[&str], source: &OsStr, name: &str, bare: bool) -> Result<Repo> {
+        Self::clone_into(flags, source, name, bare)
+    }
+
+    fn clone_into(flags: &[&str], source: &OsStr, name: &str, bare: bool) -> Result<Repo> {
         let tmp = Self::sandbox()?;
         let path = tmp.path().join(name);
         let repo = Repo { tmp, path, bare };
@@ -306,6 +326,22 @@ impl Repo {
     /// A directory in the sandbox that is not inside any repository.
     pub fn scratch(&self) -> PathBuf {
         self.tmp.path().join("scratch")
+    }
+
+    /// The `file://` URL of this repository (a URL, so that `--depth` is honoured).
+    pub fn file_url(&self) -> String {
+        format!("file://{}", self.path.display())
+    }
+
+    /// Install an executable hook script in the git dir, e.g. `pre-receive`.
+    pub fn install_hook(&self, name: &str, script: &str) -> Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let hooks = self.git_dir().join("hooks");
+        std::fs::create_dir_all(&hooks)?;
+        let path = hooks.join(name);
+        std::fs::write(&path, script)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        Ok(path)
     }
 
     /// The git dir (`.git` of a non-bare repository).
@@ -558,4 +594,116 @@ pub fn artifact_paths(manifest: &Value) -> Result<Vec<String>> {
         .iter()
         .map(|a| Ok(str_field(a, "path")?.to_owned()))
         .collect()
+}
+
+/// A real `git daemon` serving the folder that holds a bare repository, with
+/// `receive-pack` enabled, on a free port of 127.0.0.1 (loopback only).
+///
+/// It is started with the repository's hermetic environment, is known to
+/// accept connections before [`GitDaemon::serve`] returns, and is killed when
+/// the guard is dropped, so a failing test leaves no daemon behind.
+pub struct GitDaemon {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+    /// Its stderr (git daemon logs there), kept for diagnostics.
+    log: PathBuf,
+}
+
+impl GitDaemon {
+    /// How long a daemon may take to accept its first connection.
+    const STARTUP: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// Serve `repo`'s parent folder. A port taken between picking and binding
+    /// it (another process got there first) is answered by trying another one.
+    pub fn serve(repo: &Repo) -> Result<GitDaemon> {
+        ensure!(repo.bare, "git daemon serves bare repositories");
+        let base = repo.path.parent().context("a repository has a folder")?;
+        let log = repo.tmp.path().join("git-daemon.log");
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut cmd = repo.git_command(base);
+            cmd.args([
+                "daemon",
+                "--reuseaddr",
+                "--informative-errors",
+                "--export-all",
+                "--enable=receive-pack",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?);
+            let child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
+            let mut daemon = GitDaemon {
+                child,
+                port,
+                log: log.clone(),
+            };
+            match daemon.wait_until_listening()? {
+                true => return Ok(daemon),
+                false => last = daemon.log_text(),
+            }
+        }
+        bail!("git daemon did not start on any of 5 free ports:\n{last}")
+    }
+
+    /// `git://127.0.0.1:<port>/<name>` for a repository this daemon serves.
+    pub fn url(&self, repo: &Repo) -> Result<String> {
+        let name = repo.path.file_name().context("a repository has a name")?;
+        Ok(format!(
+            "git://127.0.0.1:{}/{}",
+            self.port,
+            name.to_string_lossy()
+        ))
+    }
+
+    /// What the daemon wrote to its stderr so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `true` once the port accepts a connection; `false` when the daemon
+    /// exited first (the port was taken); an error after [`Self::STARTUP`].
+    /// (The probe hangs up at once, which the daemon logs as "the remote end
+    /// hung up unexpectedly": expected, and harmless.)
+    fn wait_until_listening(&mut self) -> Result<bool> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let started = std::time::Instant::now();
+        loop {
+            if self.child.try_wait()?.is_some() {
+                return Ok(false);
+            }
+            let probe = std::time::Duration::from_millis(200);
+            if std::net::TcpStream::connect_timeout(&addr, probe).is_ok() {
+                return Ok(true);
+            }
+            ensure!(
+                started.elapsed() < Self::STARTUP,
+                "git daemon did not accept connections on {addr} within {:?}:\n{}",
+                Self::STARTUP,
+                self.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        // Only this daemon, by its own handle; its per-connection children
+        // end with their connections.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port of 127.0.0.1 that was free a moment ago: bound to port 0, read, released.
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
 }
