@@ -222,6 +222,30 @@ fn bad_add_destinations_are_refused_before_anything_is_written() -> Result<()> {
 }
 
 #[test]
+fn add_destinations_that_cross_each_other_or_a_file_of_the_branch_write_nothing() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    // `docs/a` is a file on main, so nothing may be placed below it.
+    repo.commit_by_hand(&[("docs/a", Content::File(b"a file\n"))], "A file")?;
+    let one = repo.sandbox_file("one.md", b"one\n")?;
+    let two = repo.sandbox_file("two.md", b"two\n")?;
+    let cases: [(&str, &str, &str); 3] = [
+        // One destination inside another: the gix editor would silently drop one.
+        ("out/x", "out/x/y", "out/x/y"),
+        ("out/y/z", "out/y", "out/y/z"),
+        // Below a file that the branch already has.
+        ("docs/a/b", "docs/other", "docs/a/b"),
+    ];
+    all_refused(&cases, |&(first, second, named)| {
+        let add1 = format!("{}={first}", one.display());
+        let add2 = format!("{}={second}", two.display());
+        let args = [
+            "record", "--direct", "--issue", "1", "--add", &add1, "--add", &add2,
+        ];
+        assert_refused(&repo, &args, 2, "invalid_path", &[named]).map(drop)
+    })
+}
+
+#[test]
 fn bad_fragment_files_are_refused_naming_the_file() -> Result<()> {
     let repo = Repo::new_bare()?;
     let cases = [

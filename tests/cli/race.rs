@@ -354,3 +354,51 @@ fn a_lock_on_the_per_issue_ref_ends_in_exit_4_naming_it() -> Result<()> {
     assert!(repo.exists("refs/heads/catalogue/issue-9")?);
     Ok(())
 }
+
+#[test]
+fn sigterm_while_waiting_for_a_lock_leaves_no_lock_file_of_its_own() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
+    // gix takes packed-refs.lock before the loose ref's lock whenever
+    // packed-refs exists, and holds it while it waits (gix notes, P4).
+    repo.git(&["pack-refs", "--all"])?;
+    let main = repo.rev("main")?;
+    let held = plant_lock(&repo, "refs/heads/main.lock")?;
+    let packed_lock = repo.git_dir().join("packed-refs.lock");
+
+    let mut cmd = repo.catalogue_command(&repo.path);
+    cmd.args(["record", "--direct", "--issue", "2", "--artifact", "b.md"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn()?;
+    // Wait until it is inside the ref transaction, holding packed-refs.lock.
+    let started = Instant::now();
+    while !packed_lock.exists() {
+        ensure!(
+            started.elapsed() < Duration::from_secs(2),
+            "the writer never took packed-refs.lock"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    ensure!(killed.success(), "kill -TERM failed");
+    let status = child.wait()?;
+    ensure!(
+        status.code().is_none(),
+        "expected death by signal, got {status:?}"
+    );
+
+    assert!(
+        !packed_lock.exists(),
+        "SIGTERM left {} behind",
+        packed_lock.display()
+    );
+    assert!(held.exists(), "the other process's lock must stay");
+    assert_eq!(repo.rev("main")?, main);
+    repo.fsck()?;
+    std::fs::remove_file(&held)?;
+    repo.catalogue_ok(&["record", "--direct", "--issue", "2", "--artifact", "b.md"])?;
+    Ok(())
+}

@@ -198,3 +198,50 @@ fn a_direct_record_on_a_branch_not_checked_out_leaves_the_work_tree_alone() -> R
     );
     Ok(())
 }
+
+#[test]
+fn many_local_writers_on_a_checked_out_branch_all_succeed_and_leave_it_clean() -> Result<()> {
+    let repo = consolidated_checkout()?;
+    const WRITERS: usize = 8;
+    let runs = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let repo = &repo;
+                s.spawn(move || {
+                    let issue = (100 + w).to_string();
+                    let path = format!("docs/w{w}.md");
+                    repo.catalogue(&[
+                        "--json",
+                        "record",
+                        "--direct",
+                        "--issue",
+                        &issue,
+                        "--artifact",
+                        &path,
+                    ])
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer thread"))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    for run in &runs {
+        // Another writer's `git read-tree` holding index.lock must not turn a
+        // published commit into a failure.
+        run.expect(0)?;
+    }
+    // Whatever order the work tree updates ran in, the last one leaves the
+    // checkout equal to main once every writer is done.
+    repo.catalogue_ok(&["consolidate"])?;
+    let names = repo.tree_names("main:catalogue/fragments")?;
+    assert_eq!(names.len(), WRITERS + 1, "{names:?}");
+    let status = repo.git(&["status", "--porcelain", "--untracked-files=all"])?;
+    let warned = runs.iter().any(|r| r.stderr.contains("could not follow"));
+    assert!(
+        status.is_empty() || warned,
+        "the checkout is out of step and nobody said so:\n{status}"
+    );
+    repo.fsck()
+}
