@@ -45,6 +45,10 @@ pub enum Command {
     List(ListArgs),
     /// List per-issue refs whose fragment has not reached the branch yet.
     Pending(PendingArgs),
+    /// Check the catalogue of every commit of the branch's first-parent history (exit 1 on a problem).
+    Verify(VerifyArgs),
+    /// Recover entries that concurrent writers lost from manifest.json's history, as recovery fragments.
+    Repair(RepairArgs),
 }
 
 /// Options shared by commands that move a ref.
@@ -130,6 +134,27 @@ pub struct PendingArgs {
     /// Also list REMOTE's per-issue refs, and compare with REMOTE's branch instead of the local one.
     #[arg(long, value_name = "REMOTE")]
     pub remote: Option<String>,
+}
+
+/// `verify`: read-only checks of history.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Walk the branch's first-parent history and check every commit whose catalogue changed.
+    #[arg(long)]
+    pub history: bool,
+}
+
+/// `repair`: recover lost entries as recovery fragments, then consolidate.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// Report what would be recovered; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also recover entries removed by commits that only removed entries.
+    #[arg(long)]
+    pub include_deleted: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 /// Where an artifact of `record` comes from.

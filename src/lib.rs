@@ -35,6 +35,7 @@ pub mod consolidate;
 pub mod error;
 pub mod fragment;
 pub mod git;
+pub mod history;
 pub mod index;
 pub mod inspect;
 pub mod manifest;
@@ -92,6 +93,8 @@ pub fn command_name(command: &Command) -> &'static str {
         Command::Check(_) => "check",
         Command::List(_) => "list",
         Command::Pending(_) => "pending",
+        Command::Verify(_) => "verify",
+        Command::Repair(_) => "repair",
     }
 }
 
@@ -277,6 +280,8 @@ pub fn run_with_repo(
             Ok(report)
         }
         Command::Pending(args) => run_pending(repo, settings, args),
+        Command::Verify(args) => run_verify(repo, settings, args),
+        Command::Repair(args) => run_repair(repo, settings, args),
         Command::List(args) => {
             let commit = inspect::target_commit(repo, settings, args.rev.as_deref())?;
             let built = inspect::list(repo, settings, commit)?;
@@ -368,6 +373,148 @@ fn run_pending(
         "tip": found.tip.map(|t| t.to_string()),
         "remote": args.remote,
         "pending": rows,
+    }));
+    Ok(report)
+}
+
+fn run_verify(
+    repo: &gix::Repository,
+    settings: &Settings,
+    args: &cli::VerifyArgs,
+) -> Result<Report> {
+    if !args.history {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            "verify needs --history (use `check` for the tip alone)",
+        ));
+    }
+    let found = history::verify(repo, settings)?;
+    let mut report = Report::new("verify");
+    let mut problems = Vec::new();
+    for p in &found.problems {
+        report.stdout.push_str(&format!(
+            "{}\t{}\t{}\n",
+            p.commit,
+            p.kind,
+            printable(&p.message)
+        ));
+        let mut o = json!({"commit": p.commit.to_string(), "kind": p.kind, "message": p.message});
+        if let (Some(path), Value::Object(m)) = (&p.path, &mut o) {
+            m.insert("path".to_owned(), Value::String(path.clone()));
+        }
+        problems.push(o);
+    }
+    report.messages.push(format!(
+        "{} problem(s) in {} checked commit(s), {} skipped, on {}",
+        found.problems.len(),
+        found.checked,
+        found.skipped,
+        settings.branch
+    ));
+    if let Some(p) = found.problems.first() {
+        report.exit_code = 1;
+        let kind = match p.kind.as_str() {
+            "invalid_fragment" => ErrorKind::InvalidFragment,
+            "invalid_tree" => ErrorKind::InvalidTree,
+            "invalid_key" => ErrorKind::InvalidKey,
+            "duplicate_path" => ErrorKind::DuplicatePath,
+            _ => ErrorKind::Stale,
+        };
+        report.error =
+            Some(Error::new(kind, format!("{}: {}", p.commit, p.message)).with("commit", p.commit));
+    }
+    report.json = obj(json!({
+        "checked": found.checked,
+        "skipped": found.skipped,
+        "problems": problems,
+    }));
+    Ok(report)
+}
+
+fn run_repair(
+    repo: &gix::Repository,
+    settings: &Settings,
+    args: &cli::RepairArgs,
+) -> Result<Report> {
+    let opts = history::RepairOptions {
+        dry_run: args.dry_run,
+        include_deleted: args.include_deleted,
+        retries: args.write.retries,
+        message: args.write.message.clone(),
+        sink: sink(repo, &args.write)?,
+    };
+    let out = history::repair(repo, settings, &opts)?;
+    let mut report = Report::new("repair");
+    report
+        .messages
+        .extend(out.warnings.iter().map(|w| format!("warning: {w}")));
+    for v in &out.invalid_versions {
+        report.messages.push(format!(
+            "warning: invalid manifest version {} at {}: {}",
+            v.blob, v.commit, v.message
+        ));
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in &out.entries {
+        *counts.entry(e.class.as_str()).or_default() += 1;
+    }
+    for e in out
+        .entries
+        .iter()
+        .filter(|e| out.recovered.contains(&e.path))
+    {
+        report.stdout.push_str(&format!(
+            "{}\t{}\t{}\n",
+            printable(&e.path),
+            e.class.as_str(),
+            e.dropped_by
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".to_owned())
+        ));
+    }
+    let summary = counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    report.messages.push(format!(
+        "{} version(s) read ({} invalid); entries: {}; {} recovered{}",
+        out.versions,
+        out.invalid_versions.len(),
+        if summary.is_empty() {
+            "none".to_owned()
+        } else {
+            summary
+        },
+        out.recovered.len(),
+        match (out.commit, args.dry_run) {
+            (_, true) if !out.recovered.is_empty() => " (dry run: nothing written)".to_owned(),
+            (Some(c), _) => format!(
+                " as {c} on {}{}",
+                settings.branch,
+                of_remote(args.write.push.as_deref())
+            ),
+            _ => String::new(),
+        }
+    ));
+    report.json = obj(json!({
+        "dry_run": args.dry_run,
+        "versions": out.versions,
+        "invalid_versions": out.invalid_versions.iter().map(|v| json!({
+            "commit": v.commit.to_string(), "blob": v.blob.to_string(), "message": v.message,
+        })).collect::<Vec<_>>(),
+        "entries": out.entries.iter().map(|e| json!({
+            "path": e.path,
+            "issue": e.issue,
+            "class": e.class.as_str(),
+            "last_seen": e.last_seen.map(|c| c.to_string()),
+            "dropped_by": e.dropped_by.map(|c| c.to_string()),
+        })).collect::<Vec<_>>(),
+        "recovered": out.recovered,
+        "fragments": out.fragments.iter().map(|(k, n)| json!({"key": k, "artifacts": n})).collect::<Vec<_>>(),
+        "commit": out.commit.map(|c| c.to_string()),
+        "consolidated": out.consolidated.map(|c| c.to_string()),
+        "attempts": out.attempts,
     }));
     Ok(report)
 }

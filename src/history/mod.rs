@@ -1,0 +1,639 @@
+//! History: `verify --history` and `repair` (issue #4).
+//!
+//! Teams arrive with months of the old racing design in their history, where
+//! concurrent runs overwrote `manifest.json` and lost each other's entries.
+//! This module reads git — the first-parent walk for `verify --history`, every
+//! manifest version reachable from the tip for `repair` — and hands the
+//! deciding to the pure [`classify`] module. `repair` then writes the
+//! recovered entries as recovery fragments through the same compare-and-swap
+//! path as `record --direct`, and consolidates.
+
+pub mod classify;
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    io::{IsTerminal, Write},
+    sync::Arc,
+    time::Instant,
+};
+
+use gix::{objs::tree::EntryKind, ObjectId, Repository};
+use serde_json::{json, Map, Value};
+
+use crate::{
+    consolidate,
+    error::{Error, ErrorKind, Result},
+    fragment::{Fragment, FragmentKey},
+    manifest::Manifest,
+    publish::{self, Expected, Sink, Step},
+    settings::Settings,
+    store::{self, TreeChange},
+    worktree,
+};
+
+use classify::{Class, Entries, Node, Version};
+
+/// Progress on stderr, only when it is a terminal and the walk is long.
+struct Progress {
+    start: Instant,
+    tty: bool,
+    shown: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            start: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    fn tick(&mut self, what: &str, n: usize) {
+        if !self.tty || n % 100 != 0 {
+            return;
+        }
+        if n >= 1000 || self.start.elapsed().as_secs() >= 1 {
+            self.shown = true;
+            let mut err = std::io::stderr();
+            let _ = write!(err, "\r{what}: {n} commit(s)");
+            let _ = err.flush();
+        }
+    }
+
+    fn done(&self) {
+        if self.shown {
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+        }
+    }
+}
+
+fn branch_tip(repo: &Repository, settings: &Settings) -> Result<ObjectId> {
+    store::ref_target(repo, &settings.branch)?.ok_or_else(|| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!("branch {} does not exist", settings.branch),
+        )
+        .with("ref", &settings.branch)
+    })
+}
+
+fn walk_error(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Git, format!("could not walk the history: {e}"))
+}
+
+/// One problem `verify --history` found.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The commit.
+    pub commit: ObjectId,
+    /// `stale`, `invalid_manifest`, `invalid_fragment`, ...
+    pub kind: String,
+    /// One sentence.
+    pub message: String,
+    /// The path concerned, if any.
+    pub path: Option<String>,
+}
+
+/// What `verify --history` found.
+#[derive(Debug, Default)]
+pub struct Verified {
+    /// Commits checked.
+    pub checked: usize,
+    /// Commits skipped (no catalogue folder, or its tree unchanged).
+    pub skipped: usize,
+    /// Problems, newest commit first.
+    pub problems: Vec<Problem>,
+}
+
+/// Walk the branch's first-parent history and check every catalogue change.
+pub fn verify(repo: &Repository, settings: &Settings) -> Result<Verified> {
+    let tip = branch_tip(repo, settings)?;
+    let walk = repo
+        .rev_walk([tip])
+        .first_parent_only()
+        .all()
+        .map_err(walk_error)?;
+    let mut out = Verified::default();
+    let mut last: Option<ObjectId> = None;
+    let mut progress = Progress::new();
+    for (n, info) in walk.enumerate() {
+        progress.tick("verify", n);
+        let info = info.map_err(walk_error)?;
+        let commit = info.id;
+        let root = store::commit_tree(repo, commit)?;
+        let Some(dir) = store::entry_at(repo, root, &settings.dir)? else {
+            out.skipped += 1;
+            continue;
+        };
+        if last == Some(dir.id) {
+            out.skipped += 1;
+            continue;
+        }
+        last = Some(dir.id);
+        out.checked += 1;
+        let wrote = writes_outputs(repo, settings, root, info.parent_ids.first().copied())?;
+        for (kind, message, path) in check_commit(repo, settings, root, wrote)? {
+            out.problems.push(Problem {
+                commit,
+                kind,
+                message,
+                path,
+            });
+        }
+    }
+    progress.done();
+    Ok(out)
+}
+
+type Found = (String, String, Option<String>);
+
+fn found(err: &Error) -> Found {
+    let path = err
+        .details
+        .get("path")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    (err.kind.as_str().to_owned(), err.message.clone(), path)
+}
+
+/// Whether a commit wrote `manifest.json` or `index.md`, relative to its
+/// first parent (a root commit, or one at the shallow boundary, counts as
+/// writing them).
+///
+/// Only such a commit claims its manifest is the consolidation of its
+/// fragments. A `record` commit adds a fragment and leaves the manifest for
+/// the next consolidation: that is the design working, not damage, so it is
+/// not reported as stale (its fragments are still validated).
+fn writes_outputs(
+    repo: &Repository,
+    settings: &Settings,
+    root: ObjectId,
+    parent: Option<ObjectId>,
+) -> Result<bool> {
+    let Some(parent) = parent.filter(|p| repo.has_object(p)) else {
+        return Ok(true);
+    };
+    let parent_root = store::commit_tree(repo, parent)?;
+    for path in [settings.manifest_path(), settings.index_path()] {
+        let ours = store::entry_at(repo, root, &path)?.map(|e| e.id);
+        let theirs = store::entry_at(repo, parent_root, &path)?.map(|e| e.id);
+        if ours != theirs {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The problems of one commit's catalogue: its fragments always; its
+/// manifest and index only when the commit wrote them (`judge_outputs`).
+fn check_commit(
+    repo: &Repository,
+    settings: &Settings,
+    root: ObjectId,
+    judge_outputs: bool,
+) -> Result<Vec<Found>> {
+    let listing = store::list_fragment_blobs(repo, root, &settings.dir)?;
+    let mut problems: Vec<Found> = listing.problems.iter().map(found).collect();
+    let mut fragments = Vec::new();
+    for blob in &listing.blobs {
+        match store::read_fragment(repo, blob) {
+            Ok(f) => fragments.push(f),
+            Err(e) if e.kind == ErrorKind::Git => return Err(e),
+            Err(e) => problems.push(found(&e)),
+        }
+    }
+    // The manifest must at least be JSON.
+    let manifest_path = settings.manifest_path();
+    if let Some(e) = store::entry_at(repo, root, &manifest_path)? {
+        let bytes = store::read_blob(repo, e.id, &manifest_path)?;
+        if let Err(err) = serde_json::from_slice::<Value>(&bytes) {
+            problems.push((
+                "invalid_manifest".to_owned(),
+                format!("`{manifest_path}` (blob {}) is not valid JSON: {err}", e.id),
+                Some(manifest_path.clone()),
+            ));
+            return Ok(problems);
+        }
+    }
+    if !problems.is_empty() {
+        return Ok(problems);
+    }
+    let manifest = match Manifest::build(fragments, &listing.source.to_string()) {
+        Ok(m) => m,
+        Err(dup) => {
+            problems.push(found(&consolidate::duplicate_error(dup)));
+            return Ok(problems);
+        }
+    };
+    if !judge_outputs {
+        return Ok(problems);
+    }
+    let built = consolidate::render(manifest, settings, listing.warnings);
+    for path in consolidate::stale_paths(repo, root, settings, &built)? {
+        problems.push((
+            "stale".to_owned(),
+            format!("`{path}` does not equal the consolidation of the fragments"),
+            Some(path),
+        ));
+    }
+    Ok(problems)
+}
+
+/// An invalid manifest version.
+#[derive(Debug, Clone)]
+pub struct InvalidVersion {
+    /// A commit holding it.
+    pub commit: ObjectId,
+    /// The blob.
+    pub blob: ObjectId,
+    /// The parse error.
+    pub message: String,
+}
+
+/// One classified path.
+#[derive(Debug, Clone)]
+pub struct EntryReport {
+    /// The artifact path.
+    pub path: String,
+    /// Its issue, as written.
+    pub issue: Option<Value>,
+    /// Its class.
+    pub class: Class,
+    /// The commit that last had it.
+    pub last_seen: Option<ObjectId>,
+    /// The commit that dropped it.
+    pub dropped_by: Option<ObjectId>,
+}
+
+/// What `repair` did.
+#[derive(Debug, Default)]
+pub struct Repaired {
+    /// Distinct manifest blobs read.
+    pub versions: usize,
+    /// Versions that are not valid JSON.
+    pub invalid_versions: Vec<InvalidVersion>,
+    /// Every path ever present, sorted.
+    pub entries: Vec<EntryReport>,
+    /// Recovered paths, sorted.
+    pub recovered: Vec<String>,
+    /// Recovery fragments: key and artifact count.
+    pub fragments: Vec<(String, usize)>,
+    /// The recovery commit.
+    pub commit: Option<ObjectId>,
+    /// The consolidation commit.
+    pub consolidated: Option<ObjectId>,
+    /// Attempts of the recovery write.
+    pub attempts: u32,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+/// What `repair` is asked to do.
+#[derive(Debug)]
+pub struct RepairOptions {
+    /// Write nothing.
+    pub dry_run: bool,
+    /// Recover deliberate deletions too.
+    pub include_deleted: bool,
+    /// Retry budget.
+    pub retries: u32,
+    /// Commit message override.
+    pub message: Option<String>,
+    /// Where the result goes.
+    pub sink: Sink,
+}
+
+/// Everything read from history, classified, for one tip.
+struct Analysis {
+    versions: usize,
+    invalid: Vec<InvalidVersion>,
+    ids: Vec<ObjectId>,
+    verdicts: BTreeMap<String, classify::Verdict>,
+    tip_keys: BTreeSet<String>,
+    tip_fragments: BTreeMap<String, Fragment>,
+}
+
+fn analyse(repo: &Repository, settings: &Settings, tip: ObjectId) -> Result<Analysis> {
+    // Every commit reachable from the tip, with its parents.
+    let walk = repo.rev_walk([tip]).all().map_err(walk_error)?;
+    let mut parents_of: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
+    let mut order_seen: Vec<ObjectId> = Vec::new();
+    let mut progress = Progress::new();
+    for (n, info) in walk.enumerate() {
+        progress.tick("reading history", n);
+        let info = info.map_err(walk_error)?;
+        order_seen.push(info.id);
+        parents_of.insert(info.id, info.parent_ids.iter().copied().collect());
+    }
+    // Topological order, parents first (iterative post-order).
+    let mut index: HashMap<ObjectId, usize> = HashMap::new();
+    let mut ids: Vec<ObjectId> = Vec::new();
+    let mut stack: Vec<(ObjectId, bool)> = vec![(tip, false)];
+    while let Some((id, expanded)) = stack.pop() {
+        if index.contains_key(&id) {
+            continue;
+        }
+        if expanded {
+            index.insert(id, ids.len());
+            ids.push(id);
+            continue;
+        }
+        stack.push((id, true));
+        for p in parents_of.get(&id).into_iter().flatten().rev() {
+            if parents_of.contains_key(p) && !index.contains_key(p) {
+                stack.push((*p, false));
+            }
+        }
+    }
+    // Read each distinct manifest blob once.
+    let manifest_path = settings.manifest_path();
+    let mut by_blob: HashMap<ObjectId, Version> = HashMap::new();
+    let mut invalid = Vec::new();
+    let empty = Version::Valid(Arc::new(Entries::new()));
+    let mut nodes = Vec::with_capacity(ids.len());
+    for (n, id) in ids.iter().enumerate() {
+        progress.tick("reading manifests", n);
+        let root = store::commit_tree(repo, *id)?;
+        let version = match store::entry_at(repo, root, &manifest_path)? {
+            Some(e) if matches!(e.kind, EntryKind::Blob | EntryKind::BlobExecutable) => {
+                if let Some(v) = by_blob.get(&e.id) {
+                    v.clone()
+                } else {
+                    let bytes = store::read_blob(repo, e.id, &manifest_path)?;
+                    let v = match classify::parse_version(&bytes) {
+                        Ok(entries) => Version::Valid(Arc::new(entries)),
+                        Err(message) => {
+                            invalid.push(InvalidVersion {
+                                commit: *id,
+                                blob: e.id,
+                                message,
+                            });
+                            Version::Invalid
+                        }
+                    };
+                    by_blob.insert(e.id, v.clone());
+                    v
+                }
+            }
+            _ => empty.clone(),
+        };
+        let parents = parents_of
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| index.get(p).copied())
+            .collect();
+        nodes.push(Node { parents, version });
+    }
+    progress.done();
+    // The tip's fragments.
+    let tip_root = store::commit_tree(repo, tip)?;
+    let tip_fragments = store::read_fragments(repo, tip_root, &settings.dir)?;
+    let mut tip_paths = BTreeSet::new();
+    let mut tip_entries = Entries::new();
+    let mut tip_keys = BTreeSet::new();
+    let by_key: BTreeMap<String, Fragment> = tip_fragments
+        .fragments
+        .iter()
+        .map(|f| (f.key.as_str().to_owned(), f.clone()))
+        .collect();
+    for f in &tip_fragments.fragments {
+        tip_keys.insert(f.key.as_str().to_owned());
+        for a in &f.artifacts {
+            if let Some(Value::String(p)) = a.get("path") {
+                tip_paths.insert(p.clone());
+                let mut entry = a.clone();
+                if let Some(issue) = f.issue() {
+                    entry.insert("issue".to_owned(), issue.clone());
+                }
+                tip_entries.insert(p.clone(), entry);
+            }
+        }
+    }
+    let tip_index = index.get(&tip).copied().unwrap_or(0);
+    let mut git_error: Option<Error> = None;
+    let verdicts = classify::classify(&nodes, tip_index, &tip_paths, &tip_entries, |a, b| {
+        let (ia, ib) = (ids.get(a)?, ids.get(b)?);
+        match repo.merge_base(*ia, *ib) {
+            Ok(base) => index.get(&base?.detach()).copied(),
+            Err(e) => {
+                if git_error.is_none() {
+                    git_error = Some(walk_error(e));
+                }
+                None
+            }
+        }
+    });
+    if let Some(e) = git_error {
+        return Err(e);
+    }
+    Ok(Analysis {
+        versions: by_blob.len(),
+        invalid,
+        ids,
+        verdicts,
+        tip_keys,
+        tip_fragments: by_key,
+    })
+}
+
+fn short(id: ObjectId) -> String {
+    id.to_hex_with_len(7).to_string()
+}
+
+/// Recovery fragments by key: the issue they carry and their artifacts.
+type Groups = BTreeMap<String, (Option<u64>, Vec<Map<String, Value>>)>;
+
+/// Build the recovery fragments for the recovered verdicts.
+fn recovery_fragments(
+    a: &Analysis,
+    tip: ObjectId,
+    include_deleted: bool,
+) -> (Vec<String>, Groups, Vec<String>) {
+    let mut recovered = Vec::new();
+    let mut warnings = Vec::new();
+    let mut groups = Groups::new();
+    for (path, v) in &a.verdicts {
+        let wanted = match v.class {
+            Class::Present => false,
+            Class::Deleted => include_deleted,
+            _ => true,
+        };
+        if !wanted {
+            continue;
+        }
+        if let Err(e) = crate::fragment::validate_path(path) {
+            warnings.push(format!(
+                "not recovering `{}` ({}): its path is invalid: {e}",
+                path.escape_debug(),
+                v.class.as_str()
+            ));
+            continue;
+        }
+        recovered.push(path.clone());
+        let issue = classify::entry_issue(&v.entry);
+        let dropped_by = v.dropped_by.and_then(|i| a.ids.get(i).copied());
+        let last_seen = v.last_seen.and_then(|i| a.ids.get(i).copied());
+        let key = classify::recovery_key(
+            issue,
+            |k| a.tip_keys.contains(k),
+            &short(dropped_by.unwrap_or(tip)),
+        );
+        let mut artifact = v.entry.clone();
+        artifact.shift_remove("fragment");
+        artifact.shift_remove("issue");
+        artifact.insert(
+            "provenance".to_owned(),
+            json!({
+                "class": v.class.as_str(),
+                "last_seen": last_seen.map(|c| c.to_string()),
+                "dropped_by": dropped_by.map(|c| c.to_string()),
+            }),
+        );
+        let slot = groups.entry(key).or_insert((issue, Vec::new()));
+        slot.1.push(artifact);
+    }
+    (recovered, groups, warnings)
+}
+
+/// Classify history and write the recovery fragments, then consolidate.
+pub fn repair(repo: &Repository, settings: &Settings, opts: &RepairOptions) -> Result<Repaired> {
+    let branch = &settings.branch;
+    let published = publish::with_retries(opts.retries, branch, |_| {
+        let tip = opts.sink.read(repo, &[branch])?[0].ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("branch {branch} does not exist"),
+            )
+            .with("ref", branch)
+        })?;
+        let a = analyse(repo, settings, tip)?;
+        let (recovered, groups, warnings) = recovery_fragments(&a, tip, opts.include_deleted);
+        let mut done = Repaired {
+            versions: a.versions,
+            invalid_versions: a.invalid.clone(),
+            entries: a
+                .verdicts
+                .iter()
+                .map(|(path, v)| EntryReport {
+                    path: path.clone(),
+                    issue: v.entry.get("issue").cloned(),
+                    class: v.class,
+                    last_seen: v.last_seen.and_then(|i| a.ids.get(i).copied()),
+                    dropped_by: v.dropped_by.and_then(|i| a.ids.get(i).copied()),
+                })
+                .collect(),
+            recovered,
+            warnings,
+            fragments: groups
+                .iter()
+                .map(|(k, (_, arts))| (k.clone(), arts.len()))
+                .collect(),
+            ..Repaired::default()
+        };
+        if groups.is_empty() || opts.dry_run {
+            return Ok(Step::Done(done));
+        }
+        let root = store::commit_tree(repo, tip)?;
+        let mut changes = Vec::new();
+        for (key, (issue, artifacts)) in &groups {
+            let key = FragmentKey::new(key).map_err(|e| {
+                Error::new(ErrorKind::InvalidKey, format!("recovery key `{key}`: {e}"))
+            })?;
+            // A recovery fragment of this key from an earlier repair keeps its entries.
+            let (mut fields, mut all) = match a.tip_fragments.get(key.as_str()) {
+                Some(f) => (f.fields.clone(), f.artifacts.clone()),
+                None => (Map::new(), Vec::new()),
+            };
+            if let Some(n) = issue {
+                fields.entry("issue").or_insert_with(|| json!(n));
+            }
+            fields.insert("recovered".to_owned(), Value::Bool(true));
+            all.extend(artifacts.iter().cloned());
+            fields.insert(
+                "artifacts".to_owned(),
+                Value::Array(all.into_iter().map(Value::Object).collect()),
+            );
+            let raw = serde_json::to_vec(&Value::Object(fields)).map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("could not serialise a recovery fragment: {e}"),
+                )
+            })?;
+            let path = settings.fragment_path(&key);
+            let fragment = Fragment::parse(key, &raw).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidFragment,
+                    format!("cannot write recovery fragment `{path}`: {e}"),
+                )
+                .with("path", &path)
+            })?;
+            let id = store::write_blob(repo, &fragment.to_bytes(), &path)?;
+            changes.push(TreeChange {
+                path,
+                kind: EntryKind::Blob,
+                id,
+            });
+        }
+        let owned: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
+        let checkout = match opts.sink {
+            Sink::Local => worktree::checkout_of(repo, branch)?,
+            Sink::Remote(_) => None,
+        };
+        if let Some(c) = &checkout {
+            c.ensure_clean(&owned)?;
+        }
+        let paths: Vec<&str> = owned.iter().map(String::as_str).collect();
+        store::check_placement(repo, root, &paths)?;
+        let tree = store::write_tree(repo, root, &changes)?;
+        let message = opts.message.clone().unwrap_or_else(|| {
+            format!(
+                "catalogue: repair {} lost entr{} as {} recovery fragment(s)\n",
+                done.recovered.len(),
+                if done.recovered.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                },
+                changes.len()
+            )
+        });
+        let commit = store::write_commit(repo, tree, &[tip], &message)?;
+        let cas = opts.sink.swap(
+            repo,
+            branch,
+            Expected::At(tip),
+            commit,
+            "catalogue: repair",
+            false,
+        )?;
+        cas.step(|| {
+            if let Some(w) = checkout.as_ref().and_then(|c| c.follow(tip, commit)) {
+                done.warnings.push(w);
+            }
+            done.commit = Some(commit);
+            Ok(done)
+        })
+    })?;
+    let attempts = published.attempts;
+    let mut out = Repaired {
+        attempts,
+        ..published.value
+    };
+    if out.commit.is_some() {
+        let copts = consolidate::Options {
+            dry_run: false,
+            retries: opts.retries,
+            message: None,
+            sink: match &opts.sink {
+                Sink::Local => Sink::Local,
+                Sink::Remote(r) => Sink::Remote(r.clone()),
+            },
+        };
+        let c = consolidate::consolidate(repo, settings, &copts)?;
+        out.consolidated = c.commit;
+        out.warnings.extend(c.warnings);
+    }
+    Ok(out)
+}
