@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 
-use crate::support::{artifact_paths, run_catalogue, str_field, Repo, Run};
+use crate::support::{artifact_paths, in_parallel, run_catalogue, str_field, Repo, Run};
 
 const WRITERS: usize = 8;
 const RECORDS_PER_WRITER: usize = 10;
@@ -212,33 +212,22 @@ fn with_no_retries_a_lost_race_exits_3_and_only_winners_land() -> Result<()> {
     // How many lose varies from run to run and is only printed.
     let repo = Repo::new_bare()?;
     const RACERS: usize = 16;
-    let runs: Vec<(usize, Run)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..RACERS)
-            .map(|i| {
-                let repo = &repo;
-                s.spawn(move || -> Result<(usize, Run)> {
-                    let issue = (i + 1).to_string();
-                    let path = format!("racer/{i}.md");
-                    let mut cmd = repo.catalogue_command(&repo.path);
-                    cmd.args([
-                        "--json",
-                        "record",
-                        "--direct",
-                        "--retries",
-                        "0",
-                        "--issue",
-                        &issue,
-                        "--artifact",
-                        &path,
-                    ]);
-                    Ok((i + 1, run_catalogue(&mut cmd)?))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().map_err(|_| anyhow::anyhow!("a racer panicked"))?)
-            .collect::<Result<Vec<_>>>()
+    let runs: Vec<(usize, Run)> = in_parallel(RACERS, |i| {
+        let issue = (i + 1).to_string();
+        let path = format!("racer/{i}.md");
+        let mut cmd = repo.catalogue_command(&repo.path);
+        cmd.args([
+            "--json",
+            "record",
+            "--direct",
+            "--retries",
+            "0",
+            "--issue",
+            &issue,
+            "--artifact",
+            &path,
+        ]);
+        Ok((i + 1, run_catalogue(&mut cmd)?))
     })?;
 
     let on_main = repo.tree_names("main:catalogue/fragments")?;

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
 
-use crate::support::{artifact_paths, known_kind, run_catalogue, str_field, GitDaemon, Repo, Run};
+use crate::support::{
+    artifact_paths, in_parallel, known_kind, run_catalogue, str_field, GitDaemon, Repo, Run,
+};
 
 /// `attempts` of a `--json` outcome: top level, or inside `error` on failure.
 fn attempts(out: &Value) -> Result<u64> {
@@ -414,56 +416,41 @@ fn six_shallow_clones_pushing_at_once_over_a_git_daemon_lose_nothing_and_end_cur
 
     let start = Barrier::new(CLONES);
     let started = Instant::now();
-    let steps: Vec<Step> = std::thread::scope(|s| {
-        let handles: Vec<_> = clones
-            .iter()
-            .enumerate()
-            .map(|(c, clone)| {
-                let start = &start;
-                s.spawn(move || -> Result<Vec<Step>> {
-                    start.wait();
-                    let mut steps = Vec::new();
-                    for r in 0..RECORDS_PER_CLONE {
-                        let issue = race_issue(c, r).to_string();
-                        let path = race_artifact(c, r);
-                        let mut cmd = clone.catalogue_command(&clone.path);
-                        cmd.args([
-                            "--json",
-                            "record",
-                            "--direct",
-                            "--issue",
-                            &issue,
-                            "--artifact",
-                            &path,
-                            "--push",
-                            "origin",
-                        ]);
-                        let what = format!("clone {c}: record --issue {issue}");
-                        steps.push(Step {
-                            what,
-                            run: run_catalogue(&mut cmd)?,
-                        });
-                    }
-                    let mut cmd = clone.catalogue_command(&clone.path);
-                    cmd.args(["--json", "consolidate", "--push", "origin"]);
-                    let what = format!("clone {c}: consolidate");
-                    steps.push(Step {
-                        what,
-                        run: run_catalogue(&mut cmd)?,
-                    });
-                    Ok(steps)
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for h in handles {
-            all.extend(
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("a clone's thread panicked"))??,
-            );
+    let per_clone = in_parallel(CLONES, |c| -> Result<Vec<Step>> {
+        let clone = &clones[c];
+        start.wait();
+        let mut steps = Vec::new();
+        for r in 0..RECORDS_PER_CLONE {
+            let issue = race_issue(c, r).to_string();
+            let path = race_artifact(c, r);
+            let mut cmd = clone.catalogue_command(&clone.path);
+            cmd.args([
+                "--json",
+                "record",
+                "--direct",
+                "--issue",
+                &issue,
+                "--artifact",
+                &path,
+                "--push",
+                "origin",
+            ]);
+            let what = format!("clone {c}: record --issue {issue}");
+            steps.push(Step {
+                what,
+                run: run_catalogue(&mut cmd)?,
+            });
         }
-        Ok::<_, anyhow::Error>(all)
+        let mut cmd = clone.catalogue_command(&clone.path);
+        cmd.args(["--json", "consolidate", "--push", "origin"]);
+        let what = format!("clone {c}: consolidate");
+        steps.push(Step {
+            what,
+            run: run_catalogue(&mut cmd)?,
+        });
+        Ok(steps)
     })?;
+    let steps: Vec<Step> = per_clone.into_iter().flatten().collect();
     let racing = started.elapsed();
 
     // The retry figures, visible under --nocapture (failed runs included).
@@ -595,38 +582,26 @@ fn with_retries_0_or_1_concurrent_pushers_exit_0_or_3_and_origin_keeps_every_win
             .collect::<Result<Vec<_>>>()?;
         let start = Barrier::new(PUSHERS);
         let retries_arg = retries.to_string();
-        let runs: Vec<(usize, Run)> = std::thread::scope(|s| {
-            let handles: Vec<_> = clones
-                .iter()
-                .enumerate()
-                .map(|(i, clone)| {
-                    let (start, retries_arg) = (&start, &retries_arg);
-                    s.spawn(move || -> Result<(usize, Run)> {
-                        let issue = (i + 1).to_string();
-                        let path = format!("racer/{i}.md");
-                        let mut cmd = clone.catalogue_command(&clone.path);
-                        cmd.args([
-                            "--json",
-                            "record",
-                            "--direct",
-                            "--retries",
-                            retries_arg,
-                            "--issue",
-                            &issue,
-                            "--artifact",
-                            &path,
-                            "--push",
-                            "origin",
-                        ]);
-                        start.wait();
-                        Ok((i + 1, run_catalogue(&mut cmd)?))
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().map_err(|_| anyhow::anyhow!("a pusher panicked"))?)
-                .collect::<Result<Vec<_>>>()
+        let runs: Vec<(usize, Run)> = in_parallel(PUSHERS, |i| {
+            let clone = &clones[i];
+            let issue = (i + 1).to_string();
+            let path = format!("racer/{i}.md");
+            let mut cmd = clone.catalogue_command(&clone.path);
+            cmd.args([
+                "--json",
+                "record",
+                "--direct",
+                "--retries",
+                &retries_arg,
+                "--issue",
+                &issue,
+                "--artifact",
+                &path,
+                "--push",
+                "origin",
+            ]);
+            start.wait();
+            Ok((i + 1, run_catalogue(&mut cmd)?))
         })?;
 
         // The first push to land cannot have lost: main has a fragments folder.

@@ -180,6 +180,24 @@ pub fn known_kind(error: &Value) -> Result<()> {
     Ok(())
 }
 
+/// Run `task(0)` … `task(n - 1)` on `n` threads at once (each typically
+/// spawning the tool as its own OS process) and collect their results in
+/// order. A panicking task becomes an error, not a hang.
+pub fn in_parallel<T: Send>(n: usize, task: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
+    std::thread::scope(|s| {
+        let task = &task;
+        let handles: Vec<_> = (0..n).map(|i| s.spawn(move || task(i))).collect();
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("parallel task {i} panicked"))?
+            })
+            .collect()
+    })
+}
+
 /// Run a prepared command, feeding `stdin` if given, and collect its outcome.
 pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<Output> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());

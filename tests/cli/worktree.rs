@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use crate::support::{str_field, Repo};
+use crate::support::{in_parallel, str_field, Repo};
 
 const WRITTEN: [&str; 3] = [
     "catalogue/fragments/issue-1.json",
@@ -203,29 +203,18 @@ fn a_direct_record_on_a_branch_not_checked_out_leaves_the_work_tree_alone() -> R
 fn many_local_writers_on_a_checked_out_branch_all_succeed_and_leave_it_clean() -> Result<()> {
     let repo = consolidated_checkout()?;
     const WRITERS: usize = 8;
-    let runs = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..WRITERS)
-            .map(|w| {
-                let repo = &repo;
-                s.spawn(move || {
-                    let issue = (100 + w).to_string();
-                    let path = format!("docs/w{w}.md");
-                    repo.catalogue(&[
-                        "--json",
-                        "record",
-                        "--direct",
-                        "--issue",
-                        &issue,
-                        "--artifact",
-                        &path,
-                    ])
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("writer thread"))
-            .collect::<Result<Vec<_>>>()
+    let runs = in_parallel(WRITERS, |w| {
+        let issue = (100 + w).to_string();
+        let path = format!("docs/w{w}.md");
+        repo.catalogue(&[
+            "--json",
+            "record",
+            "--direct",
+            "--issue",
+            &issue,
+            "--artifact",
+            &path,
+        ])
     })?;
     for run in &runs {
         // Another writer's `git read-tree` holding index.lock must not turn a
