@@ -65,7 +65,7 @@ impl Settings {
 
     /// `<dir>/manifest.json`.
     pub fn manifest_path(&self) -> String {
-        format!("{}/manifest.json", self.dir)
+        format!("{}/{MANIFEST_FILE}", self.dir)
     }
 
     /// `<dir>/index.md`.
@@ -73,6 +73,9 @@ impl Settings {
         format!("{}/index.md", self.dir)
     }
 }
+
+/// The manifest's file name inside the catalogue folder.
+pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// `refs/heads/<name>` for a short branch name (a full `refs/heads/…` is accepted too).
 pub fn branch_ref(branch: &str) -> Result<FullName> {

@@ -7,14 +7,13 @@
 //! a repository.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::Arc,
 };
 
 use serde_json::{Map, Value};
 
-/// One manifest version: artifact path -> its entry (own fields).
-pub type Entries = BTreeMap<String, Map<String, Value>>;
+pub use super::versions::Entries;
 
 /// What a commit's manifest says.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,31 +24,44 @@ pub enum Version {
     Invalid,
 }
 
-/// Parse one manifest version in any of the accepted formats:
-/// (a) a top-level array of artifact objects; (b)/(c) an object with
-/// `artifacts`. Entries without a string `path` are skipped.
-pub fn parse_version(bytes: &[u8]) -> Result<Entries, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    let items = match value {
-        Value::Array(items) => items,
-        Value::Object(mut o) => match o.shift_remove("artifacts") {
-            Some(Value::Array(items)) => items,
-            Some(_) => return Err("`artifacts` is not an array".to_owned()),
-            None => return Err("no `artifacts` array".to_owned()),
-        },
-        _ => return Err("neither an array nor an object".to_owned()),
-    };
-    let mut out = Entries::new();
-    for item in items {
-        let Value::Object(fields) = item else {
-            continue;
-        };
-        let Some(Value::String(path)) = fields.get("path") else {
-            continue;
-        };
-        out.insert(path.clone(), fields);
+fn get(entries: &Entries, path: u32) -> Option<u32> {
+    entries
+        .binary_search_by_key(&path, |e| e.0)
+        .ok()
+        .map(|i| entries[i].1)
+}
+
+fn has(entries: &Entries, path: u32) -> bool {
+    get(entries, path).is_some()
+}
+
+/// The paths of `parent` missing from `here`, and whether `here` has any
+/// path `parent` lacks: one merge walk of the two sorted lists.
+fn difference(parent: &Entries, here: &Entries) -> (Vec<u32>, bool) {
+    let (mut i, mut j) = (0, 0);
+    let mut removed = Vec::new();
+    let mut added = false;
+    while i < parent.len() || j < here.len() {
+        match (parent.get(i), here.get(j)) {
+            (Some(p), Some(h)) if p.0 == h.0 => {
+                i += 1;
+                j += 1;
+            }
+            (Some(p), Some(h)) if p.0 < h.0 => {
+                removed.push(p.0);
+                i += 1;
+            }
+            (Some(p), None) => {
+                removed.push(p.0);
+                i += 1;
+            }
+            _ => {
+                added = true;
+                j += 1;
+            }
+        }
     }
-    Ok(out)
+    (removed, added)
 }
 
 /// The issue number an entry carries: a positive integer or its string.
@@ -111,30 +123,29 @@ pub struct Node {
     pub version: Version,
 }
 
-/// The verdict for one path.
-#[derive(Clone, Debug, PartialEq)]
+/// The verdict for one path that is not in the tip's fragments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verdict {
-    /// Its class.
+    /// Its class (never `Present`).
     pub class: Class,
-    /// The node that last had the entry (None for present).
-    pub last_seen: Option<usize>,
-    /// The node that dropped it (None for present/migrated).
+    /// The node that last had the entry.
+    pub last_seen: usize,
+    /// The node that dropped it (None for migrated).
     pub dropped_by: Option<usize>,
-    /// The entry as last seen (or at the tip).
-    pub entry: Map<String, Value>,
+    /// The entry as last seen.
+    pub entry: u32,
 }
 
-/// Classify every path ever present. `nodes` must be topologically ordered
-/// (parents before children), `tip` is the branch tip's index,
-/// `tip_fragment_paths` the paths in the tip's fragments, and `merge_base`
-/// gives the merge base of two nodes (None when unrelated).
+/// Classify every path ever present and absent from the tip's fragments
+/// (`in_fragments`). `nodes` must be topologically ordered (parents before
+/// children), `tip` is the branch tip's index, and `merge_base` gives the
+/// merge base of two nodes (None when unrelated). Keys are path ids.
 pub fn classify(
     nodes: &[Node],
     tip: usize,
-    tip_fragment_paths: &BTreeSet<String>,
-    tip_fragment_entries: &Entries,
+    in_fragments: impl Fn(u32) -> bool,
     mut merge_base: impl FnMut(usize, usize) -> Option<usize>,
-) -> BTreeMap<String, Verdict> {
+) -> BTreeMap<u32, Verdict> {
     // Bridging: each node's nearest valid ancestors (itself when valid).
     let mut eff: Vec<Vec<usize>> = Vec::with_capacity(nodes.len());
     for (i, node) in nodes.iter().enumerate() {
@@ -156,16 +167,19 @@ pub fn classify(
         };
         eff.push(set);
     }
-    let entries = |i: usize| -> Option<&Entries> {
-        match &nodes.get(i)?.version {
-            Version::Valid(e) => Some(e.as_ref()),
-            Version::Invalid => None,
+    let empty = Entries::new();
+    let entries = |i: usize| -> &Entries {
+        match nodes.get(i).map(|n| &n.version) {
+            Some(Version::Valid(e)) => e.as_ref(),
+            _ => &empty,
         }
     };
-    let empty = Entries::new();
-    let mut drops: HashMap<String, (Class, usize, usize)> = HashMap::new();
+    // path -> (class, last seen, dropped by); a later drop replaces an earlier one.
+    let mut drops: HashMap<u32, (Class, usize, usize)> = HashMap::new();
     for (d, node) in nodes.iter().enumerate() {
-        let Some(here) = entries(d) else { continue };
+        let Version::Valid(here) = &node.version else {
+            continue;
+        };
         let mut ps: Vec<usize> = Vec::new();
         for &p in &node.parents {
             for &x in eff.get(p).map(Vec::as_slice).unwrap_or(&[]) {
@@ -177,90 +191,73 @@ pub fn classify(
         let Some(&first) = ps.first() else { continue };
         if ps.len() == 1 {
             if let Some(Version::Valid(p)) = nodes.get(first).map(|n| &n.version) {
-                if let Version::Valid(h) = &node.version {
-                    if Arc::ptr_eq(p, h) {
-                        continue;
-                    }
+                if Arc::ptr_eq(p, here) {
+                    continue;
                 }
             }
         }
-        let mut lost: BTreeSet<&String> = BTreeSet::new();
+        let mut lost: HashSet<u32> = HashSet::new();
         if ps.len() >= 2 {
             let mut base = Some(first);
             for &p in &ps[1..] {
                 base = base.and_then(|b| merge_base(b, p));
             }
             // An invalid base is read as the union of its bridged versions.
-            let mut base_paths: BTreeSet<&String> = BTreeSet::new();
+            let mut base_paths: HashSet<u32> = HashSet::new();
             if let Some(b) = base {
                 for &x in eff.get(b).map(Vec::as_slice).unwrap_or(&[]) {
-                    base_paths.extend(entries(x).unwrap_or(&empty).keys());
+                    base_paths.extend(entries(x).iter().map(|e| e.0));
                 }
             }
             for &p in &ps {
-                for path in entries(p).unwrap_or(&empty).keys() {
-                    if !base_paths.contains(path) && !here.contains_key(path) && lost.insert(path) {
-                        drops.insert(path.clone(), (Class::LostInMerge, p, d));
+                for &(path, _) in entries(p) {
+                    if !base_paths.contains(&path) && !has(here, path) && lost.insert(path) {
+                        drops.insert(path, (Class::LostInMerge, p, d));
                     }
                 }
             }
         }
-        let parent = entries(first).unwrap_or(&empty);
-        let added = here.keys().any(|k| !parent.contains_key(k));
+        let (removed, added) = difference(entries(first), here);
         let class = if added {
             Class::Overwritten
         } else {
             Class::Deleted
         };
-        for path in parent.keys() {
-            if !here.contains_key(path) && !lost.contains(path) {
-                drops.insert(path.clone(), (class, first, d));
+        for path in removed {
+            if !lost.contains(&path) {
+                drops.insert(path, (class, first, d));
             }
         }
     }
     let mut out = BTreeMap::new();
-    for (path, entry) in tip_fragment_entries {
-        out.insert(
-            path.clone(),
-            Verdict {
-                class: Class::Present,
-                last_seen: None,
-                dropped_by: None,
-                entry: entry.clone(),
-            },
-        );
-    }
     for &t in eff.get(tip).map(Vec::as_slice).unwrap_or(&[]) {
-        for (path, entry) in entries(t).unwrap_or(&empty) {
-            if tip_fragment_paths.contains(path) || out.contains_key(path) {
+        for &(path, entry) in entries(t) {
+            if in_fragments(path) || out.contains_key(&path) {
                 continue;
             }
             out.insert(
-                path.clone(),
+                path,
                 Verdict {
                     class: Class::Migrated,
-                    last_seen: Some(t),
+                    last_seen: t,
                     dropped_by: None,
-                    entry: entry.clone(),
+                    entry,
                 },
             );
         }
     }
-    let mut drops: Vec<(String, (Class, usize, usize))> = drops.into_iter().collect();
-    drops.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, (class, seen, by)) in drops {
-        if out.contains_key(&path) || tip_fragment_paths.contains(&path) {
+        if out.contains_key(&path) || in_fragments(path) {
             continue;
         }
-        let entry = entries(seen)
-            .and_then(|e| e.get(&path))
-            .cloned()
-            .unwrap_or_default();
+        let Some(entry) = get(entries(seen), path) else {
+            continue;
+        };
         out.insert(
             path,
             Verdict {
                 class,
-                last_seen: Some(seen),
+                last_seen: seen,
                 dropped_by: Some(by),
                 entry,
             },
@@ -271,16 +268,19 @@ pub fn classify(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
+    /// Paths are one letter; a path's id (and its entry's) is its byte.
     fn v(paths: &[&str]) -> Version {
-        let mut e = Entries::new();
-        for p in paths {
-            let mut m = Map::new();
-            m.insert("path".to_owned(), Value::String((*p).to_owned()));
-            e.insert((*p).to_owned(), m);
-        }
+        let mut e: Entries = paths.iter().map(|p| (pid(p), pid(p))).collect();
+        e.sort_unstable();
         Version::Valid(Arc::new(e))
+    }
+
+    fn pid(p: &str) -> u32 {
+        u32::from(p.as_bytes()[0])
     }
 
     fn n(parents: &[usize], version: Version) -> Node {
@@ -304,22 +304,27 @@ mod tests {
     }
 
     fn run(nodes: &[Node], frag: &[&str]) -> BTreeMap<String, Verdict> {
-        let paths: BTreeSet<String> = frag.iter().map(|s| (*s).to_owned()).collect();
-        let mut entries = Entries::new();
-        for p in frag {
-            let mut m = Map::new();
-            m.insert("path".to_owned(), Value::String((*p).to_owned()));
-            entries.insert((*p).to_owned(), m);
-        }
-        classify(nodes, nodes.len() - 1, &paths, &entries, |a, b| {
-            let (x, y) = (ancestors(nodes, a), ancestors(nodes, b));
-            x.intersection(&y).max().copied()
-        })
+        let frag: BTreeSet<u32> = frag.iter().map(|p| pid(p)).collect();
+        let out = classify(
+            nodes,
+            nodes.len() - 1,
+            |p| frag.contains(&p),
+            |a, b| {
+                let (x, y) = (ancestors(nodes, a), ancestors(nodes, b));
+                x.intersection(&y).max().copied()
+            },
+        );
+        out.into_iter()
+            .map(|(p, v)| {
+                assert_eq!(v.entry, p);
+                (char::from(p as u8).to_string(), v)
+            })
+            .collect()
     }
 
     fn class(r: &BTreeMap<String, Verdict>, p: &str) -> (Class, Option<usize>, Option<usize>) {
         let v = &r[p];
-        (v.class, v.last_seen, v.dropped_by)
+        (v.class, Some(v.last_seen), v.dropped_by)
     }
 
     #[test]
@@ -346,8 +351,10 @@ mod tests {
         ];
         let r = run(&nodes, &["a", "m"]);
         assert_eq!(class(&r, "s"), (Class::LostInMerge, Some(2), Some(3)));
-        assert_eq!(r["a"].class, Class::Present);
-        assert_eq!(r["m"].class, Class::Present);
+        assert!(
+            !r.contains_key("a") && !r.contains_key("m"),
+            "present: not classified"
+        );
     }
 
     #[test]
@@ -391,7 +398,7 @@ mod tests {
     fn present_and_migrated_at_tip() {
         let nodes = vec![n(&[], v(&["a", "b"]))];
         let r = run(&nodes, &["a"]);
-        assert_eq!(r["a"].class, Class::Present);
+        assert!(!r.contains_key("a"));
         assert_eq!(class(&r, "b"), (Class::Migrated, Some(0), None));
     }
 
@@ -414,23 +421,5 @@ mod tests {
         let r = run(&nodes, &[]);
         assert_eq!(class(&r, "b"), (Class::Overwritten, Some(1), Some(3)));
         assert_eq!(r["s"].class, Class::Migrated);
-    }
-
-    #[test]
-    fn legacy_formats() {
-        let a = parse_version(br#"[{"path":"x","issue":"3"},{"nopath":1},{"path":7}]"#);
-        let b = parse_version(br#"{"issue":9,"artifacts":[{"path":"y"}]}"#);
-        let c = parse_version(
-            br#"{"version":1,"artifacts":[{"path":"z","fragment":"issue-2","issue":2}]}"#,
-        );
-        let a = a.expect("a");
-        assert_eq!(a.keys().collect::<Vec<_>>(), ["x"]);
-        assert_eq!(entry_issue(&a["x"]), Some(3));
-        let b = b.expect("b");
-        assert_eq!(entry_issue(&b["y"]), None);
-        let c = c.expect("c");
-        assert_eq!(entry_issue(&c["z"]), Some(2));
-        assert!(parse_version(b"<<<<<<< HEAD\n{}\n=======\n").is_err());
-        assert!(parse_version(b"42").is_err());
     }
 }

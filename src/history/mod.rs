@@ -9,6 +9,7 @@
 //! path as `record --direct`, and consolidates.
 
 pub mod classify;
+pub mod versions;
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -304,31 +305,66 @@ pub struct RepairOptions {
     pub sink: Sink,
 }
 
+/// The verdict on one path, with its entry as last seen (or at the tip).
+struct Judged {
+    class: Class,
+    last_seen: Option<usize>,
+    dropped_by: Option<usize>,
+    entry: Map<String, Value>,
+}
+
 /// Everything read from history, classified, for one tip.
 struct Analysis {
     versions: usize,
     invalid: Vec<InvalidVersion>,
     ids: Vec<ObjectId>,
-    verdicts: BTreeMap<String, classify::Verdict>,
+    verdicts: BTreeMap<String, Judged>,
     tip_keys: BTreeSet<String>,
     tip_fragments: BTreeMap<String, Fragment>,
 }
 
-fn analyse(repo: &Repository, settings: &Settings, tip: ObjectId) -> Result<Analysis> {
-    // Every commit reachable from the tip, with its parents.
-    let walk = repo.rev_walk([tip]).all().map_err(walk_error)?;
-    let mut parents_of: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
-    let mut order_seen: Vec<ObjectId> = Vec::new();
-    let mut progress = Progress::new();
-    for (n, info) in walk.enumerate() {
-        progress.tick("reading history", n);
-        let info = info.map_err(walk_error)?;
-        order_seen.push(info.id);
-        parents_of.insert(info.id, info.parent_ids.iter().copied().collect());
+/// The commits reachable from a tip, parents before children.
+struct Graph {
+    ids: Vec<ObjectId>,
+    /// Each commit's root tree.
+    trees: Vec<ObjectId>,
+    /// The indices of each commit's parents (those in the repository: a
+    /// shallow clone's boundary commits have none).
+    parents: Vec<Vec<usize>>,
+    index: HashMap<ObjectId, usize>,
+}
+
+/// Every commit reachable from `tip`, each decoded once.
+fn commit_graph(repo: &Repository, tip: ObjectId, progress: &mut Progress) -> Result<Graph> {
+    let shallow: BTreeSet<ObjectId> = repo
+        .shallow_commits()
+        .map_err(walk_error)?
+        .map(|c| c.iter().copied().collect())
+        .unwrap_or_default();
+    let mut read: HashMap<ObjectId, (ObjectId, Vec<ObjectId>)> = HashMap::new();
+    let mut todo = vec![tip];
+    while let Some(id) = todo.pop() {
+        if read.contains_key(&id) {
+            continue;
+        }
+        progress.tick("reading history", read.len());
+        let commit = repo.find_commit(id).map_err(|e| {
+            Error::git(format!("could not read commit {id}"), &e).with("commit", id)
+        })?;
+        let tree = commit.tree_id().map_err(|e| {
+            Error::git(format!("could not read commit {id}"), &e).with("commit", id)
+        })?;
+        let parents: Vec<ObjectId> = if shallow.contains(&id) {
+            Vec::new()
+        } else {
+            commit.parent_ids().map(|p| p.detach()).collect()
+        };
+        todo.extend(parents.iter().rev().copied());
+        read.insert(id, (tree.detach(), parents));
     }
     // Topological order, parents first (iterative post-order).
-    let mut index: HashMap<ObjectId, usize> = HashMap::new();
-    let mut ids: Vec<ObjectId> = Vec::new();
+    let mut index: HashMap<ObjectId, usize> = HashMap::with_capacity(read.len());
+    let mut ids: Vec<ObjectId> = Vec::with_capacity(read.len());
     let mut stack: Vec<(ObjectId, bool)> = vec![(tip, false)];
     while let Some((id, expanded)) = stack.pop() {
         if index.contains_key(&id) {
@@ -340,58 +376,191 @@ fn analyse(repo: &Repository, settings: &Settings, tip: ObjectId) -> Result<Anal
             continue;
         }
         stack.push((id, true));
-        for p in parents_of.get(&id).into_iter().flatten().rev() {
-            if parents_of.contains_key(p) && !index.contains_key(p) {
+        for p in read
+            .get(&id)
+            .map(|r| r.1.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .rev()
+        {
+            if !index.contains_key(p) {
                 stack.push((*p, false));
             }
         }
     }
-    // Read each distinct manifest blob once.
+    let trees = ids.iter().map(|id| read[id].0).collect();
+    let parents = ids
+        .iter()
+        .map(|id| {
+            read[id]
+                .1
+                .iter()
+                .filter_map(|p| index.get(p).copied())
+                .collect()
+        })
+        .collect();
+    Ok(Graph {
+        ids,
+        trees,
+        parents,
+        index,
+    })
+}
+
+/// A version's bytes and layout, kept while a later version still reads
+/// against them.
+struct Base {
+    bytes: Vec<u8>,
+    layout: versions::Layout,
+    uses: usize,
+}
+
+fn analyse(repo: &Repository, settings: &Settings, tip: ObjectId) -> Result<Analysis> {
+    let mut progress = Progress::new();
+    let Graph {
+        ids,
+        trees,
+        parents,
+        index,
+    } = commit_graph(repo, tip, &mut progress)?;
+    // Each commit's manifest blob (None: no manifest, the empty set). Most
+    // commits leave the catalogue folder alone: its tree is looked into once.
     let manifest_path = settings.manifest_path();
+    let mut in_folder: HashMap<ObjectId, Option<ObjectId>> = HashMap::new();
+    let mut blobs: Vec<Option<ObjectId>> = Vec::with_capacity(ids.len());
+    for (n, root) in trees.iter().enumerate() {
+        progress.tick("reading trees", n);
+        let blob = match store::entry_at(repo, *root, &settings.dir)? {
+            Some(dir) if dir.kind == EntryKind::Tree => match in_folder.get(&dir.id) {
+                Some(blob) => *blob,
+                None => {
+                    let blob = match store::entry_at(repo, dir.id, crate::settings::MANIFEST_FILE)?
+                    {
+                        Some(e)
+                            if matches!(e.kind, EntryKind::Blob | EntryKind::BlobExecutable) =>
+                        {
+                            Some(e.id)
+                        }
+                        _ => None,
+                    };
+                    in_folder.insert(dir.id, blob);
+                    blob
+                }
+            },
+            _ => None,
+        };
+        blobs.push(blob);
+    }
+    // A new version is read against its first parent's version: count how
+    // often each version serves as that base, to free it after its last use.
+    let base_of = |i: usize| -> Option<ObjectId> { parents[i].first().and_then(|&p| blobs[p]) };
+    let mut uses: HashMap<ObjectId, usize> = HashMap::new();
+    let mut order: Vec<ObjectId> = Vec::new();
+    {
+        let mut seen: BTreeSet<ObjectId> = BTreeSet::new();
+        for (i, blob) in blobs.iter().enumerate() {
+            if let Some(b) = blob {
+                if seen.insert(*b) {
+                    order.push(*b);
+                    if let Some(base) = base_of(i).filter(|base| base != b) {
+                        *uses.entry(base).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Read each distinct manifest blob once. A second thread inflates the
+    // blobs, in the order they are needed, while this one parses them.
+    let mut interner = versions::Interner::default();
     let mut by_blob: HashMap<ObjectId, Version> = HashMap::new();
+    let mut bases: HashMap<ObjectId, Base> = HashMap::new();
     let mut invalid = Vec::new();
     let empty = Version::Valid(Arc::new(Entries::new()));
     let mut nodes = Vec::with_capacity(ids.len());
-    for (n, id) in ids.iter().enumerate() {
-        progress.tick("reading manifests", n);
-        let root = store::commit_tree(repo, *id)?;
-        let version = match store::entry_at(repo, root, &manifest_path)? {
-            Some(e) if matches!(e.kind, EntryKind::Blob | EntryKind::BlobExecutable) => {
-                if let Some(v) = by_blob.get(&e.id) {
-                    v.clone()
-                } else {
-                    let bytes = store::read_blob(repo, e.id, &manifest_path)?;
-                    let v = match classify::parse_version(&bytes) {
-                        Ok(entries) => Version::Valid(Arc::new(entries)),
-                        Err(message) => {
-                            invalid.push(InvalidVersion {
-                                commit: *id,
-                                blob: e.id,
-                                message,
-                            });
-                            Version::Invalid
-                        }
-                    };
-                    by_blob.insert(e.id, v.clone());
-                    v
+    let reader = repo.clone();
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(16);
+        let manifest_path = &manifest_path;
+        let order = &order;
+        scope.spawn(move || {
+            for blob in order {
+                if tx
+                    .send(store::read_blob(&reader, *blob, manifest_path))
+                    .is_err()
+                {
+                    break;
                 }
             }
-            _ => empty.clone(),
-        };
-        let parents = parents_of
-            .get(id)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| index.get(p).copied())
-            .collect();
-        nodes.push(Node { parents, version });
-    }
+        });
+        for (n, id) in ids.iter().enumerate() {
+            progress.tick("reading manifests", n);
+            let version = match blobs[n] {
+                None => empty.clone(),
+                Some(blob) => match by_blob.get(&blob) {
+                    Some(v) => v.clone(),
+                    None => {
+                        let bytes = rx.recv().map_err(|_| {
+                            Error::new(ErrorKind::Git, "the blob reader stopped early")
+                        })??;
+                        let base_id = base_of(n).filter(|b| *b != blob);
+                        let base = match (base_id.and_then(|b| bases.get(&b)), base_id) {
+                            (Some(base), Some(b)) => match by_blob.get(&b) {
+                                Some(Version::Valid(e)) => {
+                                    Some((base.bytes.as_slice(), &base.layout, e.as_ref()))
+                                }
+                                _ => None,
+                            },
+                            _ => None,
+                        };
+                        let read = interner.parse(&bytes, base);
+                        if let Some(b) = base_id {
+                            if let Some(base) = bases.get_mut(&b) {
+                                base.uses -= 1;
+                                if base.uses == 0 {
+                                    bases.remove(&b);
+                                }
+                            }
+                        }
+                        let v = match read {
+                            Ok(read) => {
+                                if let Some(&uses) = uses.get(&blob) {
+                                    bases.insert(
+                                        blob,
+                                        Base {
+                                            bytes,
+                                            layout: read.layout,
+                                            uses,
+                                        },
+                                    );
+                                }
+                                Version::Valid(Arc::new(read.entries))
+                            }
+                            Err(message) => {
+                                invalid.push(InvalidVersion {
+                                    commit: *id,
+                                    blob,
+                                    message,
+                                });
+                                Version::Invalid
+                            }
+                        };
+                        by_blob.insert(blob, v.clone());
+                        v
+                    }
+                },
+            };
+            nodes.push(Node {
+                parents: parents[n].clone(),
+                version,
+            });
+        }
+        Ok(())
+    })?;
     progress.done();
     // The tip's fragments.
     let tip_root = store::commit_tree(repo, tip)?;
     let tip_fragments = store::read_fragments(repo, tip_root, &settings.dir)?;
-    let mut tip_paths = BTreeSet::new();
-    let mut tip_entries = Entries::new();
+    let mut verdicts = BTreeMap::new();
     let mut tip_keys = BTreeSet::new();
     let by_key: BTreeMap<String, Fragment> = tip_fragments
         .fragments
@@ -402,31 +571,58 @@ fn analyse(repo: &Repository, settings: &Settings, tip: ObjectId) -> Result<Anal
         tip_keys.insert(f.key.as_str().to_owned());
         for a in &f.artifacts {
             if let Some(Value::String(p)) = a.get("path") {
-                tip_paths.insert(p.clone());
                 let mut entry = a.clone();
                 if let Some(issue) = f.issue() {
                     entry.insert("issue".to_owned(), issue.clone());
                 }
-                tip_entries.insert(p.clone(), entry);
+                verdicts.insert(
+                    p.clone(),
+                    Judged {
+                        class: Class::Present,
+                        last_seen: None,
+                        dropped_by: None,
+                        entry,
+                    },
+                );
             }
         }
     }
+    let in_fragments: std::collections::HashSet<u32> = verdicts
+        .keys()
+        .filter_map(|p| interner.path_id(p))
+        .collect();
     let tip_index = index.get(&tip).copied().unwrap_or(0);
     let mut git_error: Option<Error> = None;
-    let verdicts = classify::classify(&nodes, tip_index, &tip_paths, &tip_entries, |a, b| {
-        let (ia, ib) = (ids.get(a)?, ids.get(b)?);
-        match repo.merge_base(*ia, *ib) {
-            Ok(base) => index.get(&base?.detach()).copied(),
-            Err(e) => {
-                if git_error.is_none() {
-                    git_error = Some(walk_error(e));
+    let classified = classify::classify(
+        &nodes,
+        tip_index,
+        |p| in_fragments.contains(&p),
+        |a, b| {
+            let (ia, ib) = (ids.get(a)?, ids.get(b)?);
+            match repo.merge_base(*ia, *ib) {
+                Ok(base) => index.get(&base?.detach()).copied(),
+                Err(e) => {
+                    if git_error.is_none() {
+                        git_error = Some(walk_error(e));
+                    }
+                    None
                 }
-                None
             }
-        }
-    });
+        },
+    );
     if let Some(e) = git_error {
         return Err(e);
+    }
+    for (path, v) in classified {
+        verdicts.insert(
+            interner.path(path).to_owned(),
+            Judged {
+                class: v.class,
+                last_seen: Some(v.last_seen),
+                dropped_by: v.dropped_by,
+                entry: interner.entry(v.entry).clone(),
+            },
+        );
     }
     Ok(Analysis {
         versions: by_blob.len(),

@@ -1003,3 +1003,40 @@ fn verify_history_accepts_record_commits_awaiting_consolidation_but_checks_their
     assert_eq!(problems[0]["kind"], "invalid_fragment", "{out}");
     Ok(())
 }
+
+#[test]
+fn repair_in_a_shallow_clone_reads_only_the_history_it_has() -> Result<()> {
+    let full = build(&ALL_DAMAGE)?;
+    let deep = json_run(&full, &["repair", "--dry-run"], 0)?;
+    let shallow = full.clone_shallow_bare()?;
+    let out = json_run(&shallow, &["repair", "--dry-run"], 0)?;
+    // One commit, one version: everything in the tip's manifest and not in
+    // its fragments is migrated; nothing can be blamed on a commit it lacks.
+    assert_eq!(out["versions"], 1, "{out}");
+    let manifest = shallow.json("main:catalogue/manifest.json")?;
+    let listed: BTreeSet<String> = artifact_paths(&manifest)?.into_iter().collect();
+    let mut seen = BTreeSet::new();
+    for entry in out["entries"].as_array().context("entries")? {
+        let path = str_field(entry, "path")?;
+        let class = str_field(entry, "class")?;
+        ensure!(
+            class == "present" || class == "migrated",
+            "{path} is {class} in a one-commit history: {out}"
+        );
+        seen.insert(path.to_owned());
+    }
+    for path in &listed {
+        ensure!(
+            seen.contains(path),
+            "{path} of the tip's manifest is not classified: {out}"
+        );
+    }
+    // The full history knows more than the shallow one.
+    let deep_count = deep["entries"].as_array().context("entries")?.len();
+    ensure!(
+        deep_count > seen.len(),
+        "the full history classifies {deep_count} paths, the shallow one {}",
+        seen.len()
+    );
+    Ok(())
+}
