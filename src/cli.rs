@@ -102,6 +102,9 @@ pub struct ConsolidateArgs {
     /// Report what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Read every fragment, instead of only those changed since the manifest's `source`.
+    #[arg(long)]
+    pub full: bool,
     #[command(flatten)]
     pub write: WriteArgs,
 }

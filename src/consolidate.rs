@@ -5,13 +5,17 @@
 //! retry rebuilds on the winner's commit: their fragments are read and land in
 //! the manifest, and nothing they wrote is overwritten.
 
+use std::collections::BTreeSet;
+
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
 use crate::{
     error::{Error, ErrorKind, Result},
+    fragment::FragmentKey,
     index,
     manifest::{DuplicatePath, Manifest},
     publish::{self, Expected, Sink, Step},
+    render::{self, NotSpliced, Old, Outputs, Writer},
     settings::Settings,
     store::{self, TreeChange},
     worktree,
@@ -67,20 +71,212 @@ pub fn stale_paths(
     repo: &Repository,
     root: ObjectId,
     settings: &Settings,
-    built: &Built,
+    manifest_json: &[u8],
+    index_md: &[u8],
 ) -> Result<Vec<String>> {
     let mut stale = Vec::new();
     for (path, bytes) in [
-        (settings.manifest_path(), &built.manifest_json),
-        (settings.index_path(), &built.index_md),
+        (settings.manifest_path(), manifest_json),
+        (settings.index_path(), index_md),
     ] {
-        let want = store::blob_id(repo, bytes)?;
-        match store::entry_at(repo, root, &path)? {
-            Some(e) if e.id == want && e.kind == EntryKind::Blob => {}
-            _ => stale.push(path),
+        if !store::holds(repo, root, &path, bytes)? {
+            stale.push(path);
         }
     }
     Ok(stale)
+}
+
+/// The two files a tree's fragments make, and how they were made.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Both files and their counts.
+    pub outputs: Outputs,
+    /// The fragments tree they were built from.
+    pub source: ObjectId,
+    /// Skipped entries of the fragments folder.
+    pub warnings: Vec<String>,
+    /// Whether only the changed fragments were read.
+    pub incremental: bool,
+    /// Why a full rebuild was done instead, when one could have been tried.
+    pub note: Option<String>,
+}
+
+/// Render manifest and index for `root`: incrementally from the tip's
+/// previous outputs when they name their `source` and it can be diffed,
+/// else by reading every fragment. `fetch` is handed the blobs about to be
+/// read, in one call, so a blobless clone can fetch the missing ones in one
+/// request.
+pub fn render_tree(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    full: bool,
+    fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
+) -> Result<Rendered> {
+    let note = if full {
+        None
+    } else {
+        match incremental(repo, root, settings, fetch)? {
+            Ok(rendered) => return Ok(rendered),
+            Err(why) => Some(why),
+        }
+    };
+    let listing = store::list_fragment_blobs(repo, root, &settings.dir)?.into_valid()?;
+    let mut blobs = listing.blobs;
+    // Natural key order is the manifest's: each fragment is rendered as it
+    // arrives, and dropped.
+    blobs.sort_by(|a, b| a.key.cmp(&b.key));
+    let ids: Vec<ObjectId> = blobs.iter().map(|b| b.id).collect();
+    fetch(&ids)?;
+    let source = listing.source.to_string();
+    let mut writer = Writer::new(&source, Some(&settings.dir), true);
+    store::for_each_fragment(repo, &blobs, |fragment| {
+        writer.push(&fragment).map_err(duplicate_error)
+    })?;
+    Ok(Rendered {
+        outputs: writer.finish(),
+        source: listing.source,
+        warnings: listing.warnings,
+        incremental: false,
+        note,
+    })
+}
+
+/// The previous outputs of a tree, and how its fragments folder changed
+/// since the manifest's `source`.
+pub struct Since {
+    /// `manifest.json`.
+    pub manifest: Vec<u8>,
+    /// `index.md`, when asked for.
+    pub index: Option<Vec<u8>>,
+    /// The fragments tree now.
+    pub source: ObjectId,
+    /// The change from the manifest's `source` to [`Since::source`].
+    pub diff: store::FolderDiff,
+}
+
+/// Read the manifest of `root` (and its index with `with_index`) and diff
+/// the fragments tree it names as its `source` against the current one.
+/// `Ok(Err(why))` when that cannot be done: no manifest, not laid out as
+/// git-catalogue writes it, or its source tree is not in this repository.
+pub fn since_manifest(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    with_index: bool,
+    fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
+) -> Result<std::result::Result<Since, String>> {
+    let (manifest_path, index_path) = (settings.manifest_path(), settings.index_path());
+    let folder = settings.fragments_dir();
+    let blob_at = |path: &str| -> Result<Option<ObjectId>> {
+        Ok(store::entry_at(repo, root, path)?
+            .filter(|e| e.kind == EntryKind::Blob)
+            .map(|e| e.id))
+    };
+    let Some(manifest_id) = blob_at(&manifest_path)? else {
+        return Ok(Err(format!("there is no `{manifest_path}` to build on")));
+    };
+    let index_id = match with_index {
+        false => None,
+        true => match blob_at(&index_path)? {
+            Some(id) => Some(id),
+            None => return Ok(Err(format!("there is no `{index_path}` to build on"))),
+        },
+    };
+    let source = match store::entry_at(repo, root, &folder)? {
+        None => store::empty_tree(repo),
+        Some(e) if e.kind == EntryKind::Tree => e.id,
+        // Not a folder: reading in full reports it.
+        Some(_) => return Ok(Err(format!("`{folder}` is not a folder"))),
+    };
+    let wanted: Vec<ObjectId> = std::iter::once(manifest_id).chain(index_id).collect();
+    fetch(&wanted)?;
+    let manifest = store::read_blob(repo, manifest_id, &manifest_path)?;
+    let index = match index_id {
+        Some(id) => Some(store::read_blob(repo, id, &index_path)?),
+        None => None,
+    };
+    // Only the source line is needed here; the caller cuts the rest.
+    let Some(old_source) = source_of(&manifest) else {
+        return Ok(Err(format!(
+            "`{manifest_path}` is not laid out as git-catalogue writes it"
+        )));
+    };
+    if old_source != store::empty_tree(repo) && !repo.has_object(old_source) {
+        return Ok(Err(format!(
+            "the manifest's source tree {old_source} is not in this repository (a shallow clone?)"
+        )));
+    }
+    let diff = store::diff_folder(repo, old_source, source, &folder)?;
+    if !diff.problems.is_empty() {
+        return Ok(Err(format!(
+            "`{folder}` holds entries that are not fragments"
+        )));
+    }
+    Ok(Ok(Since {
+        manifest,
+        index,
+        source,
+        diff,
+    }))
+}
+
+/// The `source` a manifest names on its third line, as git-catalogue writes it.
+fn source_of(manifest: &[u8]) -> Option<ObjectId> {
+    let line = manifest.split(|b| *b == b'\n').nth(2)?;
+    let hex = line
+        .strip_prefix(b"  \"source\": \"")?
+        .strip_suffix(b"\",")?;
+    ObjectId::from_hex(hex).ok()
+}
+
+/// The incremental path: `Ok(Err(why))` when it does not apply.
+fn incremental(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
+) -> Result<std::result::Result<Rendered, String>> {
+    let since = match since_manifest(repo, root, settings, true, fetch)? {
+        Ok(since) => since,
+        Err(why) => return Ok(Err(why)),
+    };
+    let Some(old) = Old::cut(&since.manifest, since.index.as_deref()) else {
+        return Ok(Err(format!(
+            "`{}` or `{}` is not laid out as git-catalogue writes them",
+            settings.manifest_path(),
+            settings.index_path()
+        )));
+    };
+    let diff = since.diff;
+    let ids: Vec<ObjectId> = diff.upserts.iter().map(|b| b.id).collect();
+    fetch(&ids)?;
+    let changed = diff
+        .upserts
+        .iter()
+        .map(|b| store::read_fragment(repo, b))
+        .collect::<Result<Vec<_>>>()?;
+    let removed: BTreeSet<&str> = diff.removed.iter().map(FragmentKey::as_str).collect();
+    match render::splice(
+        &old,
+        &removed,
+        changed,
+        &since.source.to_string(),
+        &settings.dir,
+    ) {
+        Ok(outputs) => Ok(Ok(Rendered {
+            outputs,
+            source: since.source,
+            warnings: diff.warnings,
+            incremental: true,
+            note: None,
+        })),
+        Err(NotSpliced::Duplicate(dup)) => Err(duplicate_error(dup)),
+        Err(NotSpliced::MayClaimTwice(path)) => Ok(Err(format!(
+            "`{}` may already be claimed by an unchanged fragment",
+            path.escape_debug()
+        ))),
+    }
 }
 
 /// What `consolidate` is asked to do.
@@ -88,6 +284,8 @@ pub fn stale_paths(
 pub struct Options {
     /// Report only.
     pub dry_run: bool,
+    /// Read every fragment, even when the previous manifest could be built on.
+    pub full: bool,
     /// Retry budget under contention.
     pub retries: u32,
     /// Commit message override.
@@ -113,6 +311,10 @@ pub struct Outcome {
     pub artifacts: usize,
     /// The fragments tree the manifest was built from.
     pub source: String,
+    /// Whether only the changed fragments were read.
+    pub incremental: bool,
+    /// Why every fragment was read, when the incremental path did not apply.
+    pub note: Option<String>,
     /// Skipped entries of the fragments folder.
     pub warnings: Vec<String>,
 }
@@ -120,6 +322,7 @@ pub struct Outcome {
 /// Bring the branch's manifest and index up to date.
 pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Result<Outcome> {
     let branch = &settings.branch;
+    let fetch = |ids: &[ObjectId]| opts.sink.fetch_missing(repo, ids);
     let published = publish::with_retries(opts.retries, branch, |_| {
         let tip = opts.sink.read(repo, &[branch])?[0].ok_or_else(|| {
             Error::new(
@@ -129,25 +332,32 @@ pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Re
             .with("ref", branch)
         })?;
         let root = store::commit_tree(repo, tip)?;
-        let built = build(repo, root, settings)?;
+        let rendered = render_tree(repo, root, settings, opts.full, &fetch)?;
+        let out = &rendered.outputs;
         let mut outcome = Outcome {
             changed: false,
             commit: None,
             tip,
             attempts: 0,
-            fragments: built.manifest.fragments().len(),
-            artifacts: built.manifest.artifact_count(),
-            source: built.manifest.source().to_owned(),
-            warnings: built.warnings.clone(),
+            fragments: out.fragments,
+            artifacts: out.artifacts,
+            source: rendered.source.to_string(),
+            incremental: rendered.incremental,
+            note: rendered.note.clone(),
+            warnings: rendered.warnings.clone(),
         };
-        if stale_paths(repo, root, settings, &built)?.is_empty() {
+        let paths = [settings.manifest_path(), settings.index_path()];
+        let mut current = true;
+        for (path, bytes) in paths.iter().zip([&out.manifest, &out.index]) {
+            current &= store::holds(repo, root, path, bytes)?;
+        }
+        if current {
             return Ok(Step::Done(outcome));
         }
         outcome.changed = true;
         if opts.dry_run {
             return Ok(Step::Done(outcome));
         }
-        let paths = [settings.manifest_path(), settings.index_path()];
         let checkout = match opts.sink {
             Sink::Local => worktree::checkout_of(repo, branch)?,
             Sink::Remote(_) => None,
@@ -156,18 +366,14 @@ pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Re
             c.ensure_clean(&paths)?;
         }
         store::check_placement(repo, root, &[&paths[0], &paths[1]])?;
-        let changes = vec![
-            TreeChange {
-                path: paths[0].clone(),
+        let mut changes = Vec::with_capacity(2);
+        for (path, bytes) in paths.iter().zip([&out.manifest, &out.index]) {
+            changes.push(TreeChange {
+                path: path.clone(),
                 kind: EntryKind::Blob,
-                id: store::write_blob(repo, &built.manifest_json, &paths[0])?,
-            },
-            TreeChange {
-                path: paths[1].clone(),
-                kind: EntryKind::Blob,
-                id: store::write_blob(repo, &built.index_md, &paths[1])?,
-            },
-        ];
+                id: store::write_blob(repo, bytes, path)?,
+            });
+        }
         let tree = store::write_tree(repo, root, &changes)?;
         let message = opts.message.clone().unwrap_or_else(|| {
             format!(

@@ -91,7 +91,20 @@ impl Git {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.run_with_input(args, None)
+    }
+
+    /// [`Git::run`], writing `input` to git's stdin (on its own thread, so a
+    /// large input cannot deadlock against git's output).
+    pub fn run_with_input<I, S>(&self, args: I, input: Option<Vec<u8>>) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut cmd = self.command(args);
+        if input.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
         let describe = format!("{cmd:?}");
         let mut child = cmd.spawn().map_err(|e| {
             Error::new(
@@ -99,6 +112,14 @@ impl Git {
                 format!("could not start git ({describe}): {e}"),
             )
         })?;
+        let feeder = match (child.stdin.take(), input) {
+            (Some(mut stdin), Some(input)) => Some(std::thread::spawn(move || {
+                use std::io::Write as _;
+                // A git that exits early closes the pipe; its status says why.
+                let _ = stdin.write_all(&input);
+            })),
+            _ => None,
+        };
         let mut stdout = child.stdout.take();
         let mut stderr = child.stderr.take();
         // Drain stderr on its own thread while this one drains stdout.
@@ -119,6 +140,9 @@ impl Git {
             })?;
         }
         let err = err_thread.join().unwrap_or_default();
+        if let Some(feeder) = feeder {
+            let _ = feeder.join();
+        }
         let status = child.wait().map_err(|e| {
             Error::new(ErrorKind::Git, format!("waiting for git ({describe}): {e}"))
         })?;

@@ -92,7 +92,8 @@ pub fn check(
         return Ok(report);
     };
     let built = consolidate::render(manifest, settings, Vec::new());
-    let stale = consolidate::stale_paths(repo, root, settings, &built)?;
+    let stale =
+        consolidate::stale_paths(repo, root, settings, &built.manifest_json, &built.index_md)?;
     report.current = Some(stale.is_empty());
     for path in stale {
         report.problems.push(

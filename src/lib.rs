@@ -43,6 +43,7 @@ pub mod pending;
 pub mod publish;
 pub mod record;
 pub mod remote;
+pub mod render;
 pub mod settings;
 pub mod store;
 pub mod worktree;
@@ -194,6 +195,7 @@ pub fn run_with_repo(
         Command::Consolidate(args) => {
             let opts = consolidate::Options {
                 dry_run: args.dry_run,
+                full: args.full,
                 retries: args.write.retries,
                 message: args.write.message.clone(),
                 sink: sink(repo, &args.write)?,
@@ -237,6 +239,8 @@ pub fn run_with_repo(
                 "attempts": out.attempts,
                 "fragments": out.fragments,
                 "artifacts": out.artifacts,
+                "mode": if out.incremental { "incremental" } else { "full" },
+                "note": out.note,
                 "source": out.source,
                 "dry_run": args.dry_run,
                 "warnings": out.warnings,

@@ -182,70 +182,17 @@ impl Manifest {
 
     /// The bytes of `manifest.json`.
     ///
-    /// Written by hand around serde_json because the layout mixes two styles: the
-    /// envelope and `fragments` pretty-printed with 2-space indentation, each artifact
-    /// compact on one line indented by 4 spaces. The result is valid JSON and ends with
-    /// `}` and a newline.
+    /// The envelope and `fragments` are pretty-printed with 2-space indentation, each
+    /// artifact compact on one line indented by 4 spaces; the result is valid JSON and
+    /// ends with `}` and a newline. [`crate::render::Writer`] writes them.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = String::new();
-        out.push_str("{\n  \"version\": 1,\n  \"source\": ");
-        out.push_str(&json_string(&self.source));
-        out.push_str(",\n  \"fragments\": ");
-        if self.fragments.is_empty() {
-            out.push_str("{}");
-        } else {
-            out.push_str("{\n");
-            for (i, fragment) in self.fragments.iter().enumerate() {
-                out.push_str("    ");
-                out.push_str(&json_string(fragment.key.as_str()));
-                out.push_str(": ");
-                let pretty = serde_json::to_string_pretty(&fragment.fields)
-                    .expect("a serde_json::Map always serialises");
-                // serde_json escapes newlines inside strings, so every '\n' here is
-                // layout and re-indenting line by line nests the object correctly.
-                push_indented(&mut out, &pretty, "    ");
-                out.push_str(if i + 1 < self.fragments.len() {
-                    ",\n"
-                } else {
-                    "\n"
-                });
-            }
-            out.push_str("  }");
+        let mut writer = crate::render::Writer::new(&self.source, None, false);
+        for fragment in &self.fragments {
+            // `build` already refused duplicate paths.
+            let _ = writer.push(fragment);
         }
-        out.push_str(",\n  \"artifacts\": ");
-        if self.order.is_empty() {
-            out.push_str("[]");
-        } else {
-            out.push_str("[\n");
-            let count = self.order.len();
-            for (i, entry) in self.artifacts().enumerate() {
-                out.push_str("    ");
-                out.push_str(
-                    &serde_json::to_string(&entry.to_value())
-                        .expect("a serde_json::Map always serialises"),
-                );
-                out.push_str(if i + 1 < count { ",\n" } else { "\n" });
-            }
-            out.push_str("  ]");
-        }
-        out.push_str("\n}\n");
-        out.into_bytes()
+        writer.finish().manifest
     }
-}
-
-/// Append `text`, putting `indent` before every line but the first.
-fn push_indented(out: &mut String, text: &str, indent: &str) {
-    for (i, line) in text.split('\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-            out.push_str(indent);
-        }
-        out.push_str(line);
-    }
-}
-
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).expect("a string always serialises")
 }
 
 /// An artifact's `path`; [`Fragment::parse`] guarantees it is a string.

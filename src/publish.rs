@@ -197,6 +197,22 @@ impl Sink {
         }
     }
 
+    /// Make sure the objects `ids` are here before they are read: in a
+    /// partial clone of the remote, the missing ones are fetched in one
+    /// request. Locally there is nowhere to fetch from: a missing object is
+    /// reported when it is read.
+    pub fn fetch_missing(&self, repo: &Repository, ids: &[ObjectId]) -> Result<()> {
+        let Sink::Remote(remote) = self else {
+            return Ok(());
+        };
+        let missing: Vec<ObjectId> = ids
+            .iter()
+            .filter(|id| !repo.has_object(id))
+            .copied()
+            .collect();
+        remote.fetch_objects(&missing)
+    }
+
     /// Move `name` from `expected` to `new`: locally by compare-and-swap; on a
     /// remote by a plain push (`lease` false: the branch, which only ever
     /// fast-forwards) or by `--force-with-lease` against `expected` (`lease`

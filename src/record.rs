@@ -7,19 +7,21 @@
 //! fragment alone. With `--direct` it goes onto the branch, by the same
 //! compare-and-swap and retry loop as `consolidate`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use gix::{objs::tree::EntryKind, refs::FullName, ObjectId, Repository};
 use serde_json::{Map, Value};
 
 use crate::{
     cli::{ArtifactSource, ArtifactSpec},
+    consolidate,
     error::{Error, ErrorKind, Result},
     fragment::{validate_path, Fragment, FragmentError, FragmentKey},
     manifest::{DuplicatePath, Manifest},
     publish::{self, Expected, Sink, Step},
+    render::Old,
     settings::{self, Settings},
-    store::{self, TreeChange},
+    store::{self, FragmentBlob, TreeChange},
     worktree,
 };
 
@@ -265,7 +267,8 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
         if let Some(tip) = branch_tip.filter(|t| Some(*t) != parent) {
             claim_roots.push(store::commit_tree(repo, tip)?);
         }
-        ensure_unclaimed(repo, &claim_roots, settings, &req.fragment)?;
+        let fetch = |ids: &[ObjectId]| req.sink.fetch_missing(repo, ids);
+        ensure_unclaimed(repo, &claim_roots, settings, &req.fragment, &fetch)?;
         let mut paths = vec![fragment_path.clone()];
         paths.extend(req.added.iter().map(|a| a.dest.clone()));
         let checkout = match req.sink {
@@ -339,13 +342,19 @@ pub fn record(repo: &Repository, settings: &Settings, req: &Request) -> Result<O
 /// per-issue ref, the branch it will be merged into. Other fragments that are
 /// themselves invalid are not this run's business (`check` and `consolidate`
 /// report them); failures to read git are.
+///
+/// The consolidated manifest answers for every fragment unchanged since its
+/// `source`, so only the fragments changed since are read: a record costs
+/// O(changed), not O(catalogue). Where the manifest cannot answer, or may
+/// name the path, every fragment is read and decides.
 fn ensure_unclaimed(
     repo: &Repository,
     roots: &[ObjectId],
     settings: &Settings,
     fragment: &Fragment,
+    fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
 ) -> Result<()> {
-    let ours: HashSet<&str> = fragment
+    let ours: Vec<&str> = fragment
         .artifacts
         .iter()
         .filter_map(|a| a.get("path").and_then(Value::as_str))
@@ -355,25 +364,64 @@ fn ensure_unclaimed(
     }
     let mut seen = HashSet::new();
     for root in roots {
-        let listing = store::list_fragment_blobs(repo, *root, &settings.dir)?;
-        for blob in listing.blobs.iter().filter(|b| b.key != fragment.key) {
-            if !seen.insert(blob.id) {
-                continue;
+        if let Ok(since) = consolidate::since_manifest(repo, *root, settings, false, fetch)? {
+            if let Some(old) = Old::cut(&since.manifest, None) {
+                let changed: Vec<&FragmentBlob> = since
+                    .diff
+                    .upserts
+                    .iter()
+                    .filter(|b| b.key != fragment.key)
+                    .collect();
+                let mut skip: BTreeSet<&str> =
+                    since.diff.removed.iter().map(FragmentKey::as_str).collect();
+                skip.extend(since.diff.upserts.iter().map(|b| b.key.as_str()));
+                skip.insert(fragment.key.as_str());
+                if old.claimant(&ours, &skip).is_none() {
+                    claimed_in(repo, &changed, fragment, &ours, &mut seen, fetch)?;
+                    continue;
+                }
             }
-            let other = match store::read_fragment(repo, blob) {
-                Ok(other) => other,
-                Err(e) if e.kind == ErrorKind::InvalidFragment => continue,
-                Err(e) => return Err(e),
-            };
-            for artifact in &other.artifacts {
-                if let Some(path) = artifact.get("path").and_then(Value::as_str) {
-                    if ours.contains(path) {
-                        return Err(crate::consolidate::duplicate_error(DuplicatePath {
-                            path: path.to_owned(),
-                            first: other.key.clone(),
-                            second: fragment.key.clone(),
-                        }));
-                    }
+        }
+        let listing = store::list_fragment_blobs(repo, *root, &settings.dir)?;
+        let others: Vec<&FragmentBlob> = listing
+            .blobs
+            .iter()
+            .filter(|b| b.key != fragment.key)
+            .collect();
+        claimed_in(repo, &others, fragment, &ours, &mut seen, fetch)?;
+    }
+    Ok(())
+}
+
+/// Refuse `fragment` when one of `others` claims one of its paths `ours`.
+fn claimed_in(
+    repo: &Repository,
+    others: &[&FragmentBlob],
+    fragment: &Fragment,
+    ours: &[&str],
+    seen: &mut HashSet<ObjectId>,
+    fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
+) -> Result<()> {
+    let todo: Vec<&FragmentBlob> = others
+        .iter()
+        .copied()
+        .filter(|b| seen.insert(b.id))
+        .collect();
+    fetch(&todo.iter().map(|b| b.id).collect::<Vec<_>>())?;
+    for blob in todo {
+        let other = match store::read_fragment(repo, blob) {
+            Ok(other) => other,
+            Err(e) if e.kind == ErrorKind::InvalidFragment => continue,
+            Err(e) => return Err(e),
+        };
+        for artifact in &other.artifacts {
+            if let Some(path) = artifact.get("path").and_then(Value::as_str) {
+                if ours.contains(&path) {
+                    return Err(crate::consolidate::duplicate_error(DuplicatePath {
+                        path: path.to_owned(),
+                        first: other.key.clone(),
+                        second: fragment.key.clone(),
+                    }));
                 }
             }
         }

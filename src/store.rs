@@ -313,36 +313,172 @@ pub fn list_fragment_blobs(repo: &Repository, root: ObjectId, dir: &str) -> Resu
             .with("tree", entry.id)
         })?;
         let name = item.filename().to_str_lossy().into_owned();
-        let path = format!("{folder}/{name}");
-        let kind = item.mode().kind();
-        let regular = matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable);
-        match name.strip_suffix(".json") {
-            Some(stem) => match FragmentKey::new(stem) {
-                Err(e) => listing.problems.push(
-                    Error::new(ErrorKind::InvalidKey, format!("`{path}`: {e}"))
-                        .with("path", &path)
-                        .with("key", stem),
-                ),
-                Ok(_) if !regular => {
-                    listing
-                        .problems
-                        .push(not_a_regular_file(&path, kind, item.object_id()))
-                }
-                Ok(key) => listing.blobs.push(FragmentBlob {
-                    key,
-                    id: item.object_id(),
-                    path,
-                }),
-            },
-            None if regular => listing
-                .warnings
-                .push(format!("ignoring `{path}`: not a `.json` fragment")),
-            None => listing
-                .problems
-                .push(not_a_regular_file(&path, kind, item.object_id())),
+        match classify_entry(&folder, &name, item.mode().kind(), item.object_id()) {
+            Entry::Fragment(blob) => listing.blobs.push(blob),
+            Entry::Ignored(warning) => listing.warnings.push(warning),
+            Entry::Problem(e) => listing.problems.push(e),
         }
     }
     Ok(listing)
+}
+
+/// What one entry of the fragments folder is (CONTRACT §1).
+enum Entry {
+    Fragment(FragmentBlob),
+    /// A regular file not named `*.json`: skipped, with this warning.
+    Ignored(String),
+    Problem(Error),
+}
+
+fn classify_entry(folder: &str, name: &str, kind: EntryKind, id: ObjectId) -> Entry {
+    let path = format!("{folder}/{name}");
+    let regular = matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable);
+    match name.strip_suffix(".json") {
+        Some(stem) => match FragmentKey::new(stem) {
+            Err(e) => Entry::Problem(
+                Error::new(ErrorKind::InvalidKey, format!("`{path}`: {e}"))
+                    .with("path", &path)
+                    .with("key", stem),
+            ),
+            Ok(_) if !regular => Entry::Problem(not_a_regular_file(&path, kind, id)),
+            Ok(key) => Entry::Fragment(FragmentBlob { key, id, path }),
+        },
+        None if regular => Entry::Ignored(format!("ignoring `{path}`: not a `.json` fragment")),
+        None => Entry::Problem(not_a_regular_file(&path, kind, id)),
+    }
+}
+
+/// How the fragments folder changed between two of its trees.
+#[derive(Debug, Default)]
+pub struct FolderDiff {
+    /// Keys whose fragment is gone or replaced.
+    pub removed: Vec<FragmentKey>,
+    /// Fragments added or modified (a rename is a removal and an addition).
+    pub upserts: Vec<FragmentBlob>,
+    /// Changed regular files not named `*.json`, skipped.
+    pub warnings: Vec<String>,
+    /// Changed entries that break CONTRACT §1.
+    pub problems: Vec<Error>,
+}
+
+/// Compare two trees of the fragments folder entry by entry: one merge walk
+/// of two sorted entry lists, no blob read. `old` or `new` may be the empty
+/// tree.
+pub fn diff_folder(
+    repo: &Repository,
+    old: ObjectId,
+    new: ObjectId,
+    folder: &str,
+) -> Result<FolderDiff> {
+    let read = |id: ObjectId| -> Result<Vec<(Vec<u8>, EntryKind, ObjectId)>> {
+        if id == empty_tree(repo) {
+            return Ok(Vec::new());
+        }
+        let tree = repo.find_tree(id).map_err(|e| {
+            Error::git(format!("could not read tree {id} of `{folder}`"), &e)
+                .with("path", folder)
+                .with("tree", id)
+        })?;
+        let mut out = Vec::new();
+        for item in tree.iter() {
+            let item = item.map_err(|e| {
+                Error::git(format!("could not decode tree {id} of `{folder}`"), &e)
+                    .with("path", folder)
+                    .with("tree", id)
+            })?;
+            out.push((
+                item.filename().to_vec(),
+                item.mode().kind(),
+                item.object_id(),
+            ));
+        }
+        Ok(out)
+    };
+    let (a, b) = (read(old)?, read(new)?);
+    let mut diff = FolderDiff::default();
+    let gone = |entry: &(Vec<u8>, EntryKind, ObjectId), diff: &mut FolderDiff| {
+        let name = entry.0.to_str_lossy();
+        if let Entry::Fragment(blob) = classify_entry(folder, &name, entry.1, entry.2) {
+            diff.removed.push(blob.key);
+        }
+    };
+    let came = |entry: &(Vec<u8>, EntryKind, ObjectId), diff: &mut FolderDiff| {
+        let name = entry.0.to_str_lossy();
+        match classify_entry(folder, &name, entry.1, entry.2) {
+            Entry::Fragment(blob) => diff.upserts.push(blob),
+            Entry::Ignored(warning) => diff.warnings.push(warning),
+            Entry::Problem(e) => diff.problems.push(e),
+        }
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let order = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => {
+                git_order(&x.0, x.1 == EntryKind::Tree, &y.0, y.1 == EntryKind::Tree)
+            }
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                gone(&a[i], &mut diff);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                came(&b[j], &mut diff);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                if a[i].1 != b[j].1 || a[i].2 != b[j].2 {
+                    gone(&a[i], &mut diff);
+                    came(&b[j], &mut diff);
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    Ok(diff)
+}
+
+/// Git's order of tree entries: by name, a folder's name read as if it ended in `/`.
+fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then_with(|| {
+        let next = |name: &[u8], tree: bool| match name.get(n) {
+            Some(c) => *c,
+            None if tree => b'/',
+            None => 0,
+        };
+        next(a, a_tree).cmp(&next(b, b_tree))
+    })
+}
+
+/// Read and parse fragment blobs in the given order, handing each to `each`.
+/// A second thread inflates and parses while `each` runs, so the caller
+/// holds one fragment at a time. Stops at the first error.
+pub fn for_each_fragment(
+    repo: &Repository,
+    blobs: &[FragmentBlob],
+    mut each: impl FnMut(Fragment) -> Result<()>,
+) -> Result<()> {
+    let reader = repo.clone();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Fragment>>(256);
+        scope.spawn(move || {
+            for blob in blobs {
+                let read = read_fragment(&reader, blob);
+                let failed = read.is_err();
+                if tx.send(read).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for read in rx {
+            each(read?)?;
+        }
+        Ok(())
+    })
 }
 
 fn describe_kind(kind: EntryKind) -> &'static str {
@@ -413,6 +549,24 @@ pub fn read_fragments(repo: &Repository, root: ObjectId, dir: &str) -> Result<Fr
         fragments,
         warnings,
     })
+}
+
+/// Whether `path` in the tree `root` is a regular blob holding exactly
+/// `bytes`. A size that differs answers without hashing; only equal sizes
+/// (or a blob this clone lacks, in a blobless clone) are hashed.
+pub fn holds(repo: &Repository, root: ObjectId, path: &str, bytes: &[u8]) -> Result<bool> {
+    let Some(entry) = entry_at(repo, root, path)? else {
+        return Ok(false);
+    };
+    if entry.kind != EntryKind::Blob {
+        return Ok(false);
+    }
+    if let Ok(header) = repo.find_header(entry.id) {
+        if header.size() != bytes.len() as u64 {
+            return Ok(false);
+        }
+    }
+    Ok(blob_id(repo, bytes)? == entry.id)
 }
 
 /// Write a blob, returning its id (a no-op when it already exists).
@@ -490,17 +644,38 @@ pub fn check_placement(repo: &Repository, base: ObjectId, paths: &[&str]) -> Res
 
 /// `base` with `changes` applied; only the trees on the changed paths are
 /// rebuilt. Callers run [`check_placement`] first.
+///
+/// This is gix's plumbing editor, not `Repository::edit_tree`: that one
+/// checks that every entry of every tree it writes exists, which costs a
+/// lookup per fragment (O(catalogue) for a one-fragment record) and fails in
+/// a blobless clone, which lacks the other fragments' blobs by design. The
+/// paths written here are validated instead, as git would validate them.
 pub fn write_tree(repo: &Repository, base: ObjectId, changes: &[TreeChange]) -> Result<ObjectId> {
-    if base == empty_tree(repo) {
-        repo.write_object(gix::objs::Tree::empty())
-            .map_err(|e| Error::git("could not write the empty tree", &e))?;
+    for change in changes {
+        crate::fragment::validate_path(&change.path).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidPath,
+                format!("cannot write `{}`: {e}", change.path.escape_debug()),
+            )
+            .with("path", &change.path)
+        })?;
     }
-    let mut editor = repo
-        .edit_tree(base)
-        .map_err(|e| Error::git(format!("could not edit tree {base}"), &e))?;
+    let root: gix::objs::Tree = if base == empty_tree(repo) {
+        gix::objs::Tree::empty()
+    } else {
+        let tree = repo.find_tree(base).map_err(|e| {
+            Error::git(format!("could not read tree {base}"), &e).with("tree", base)
+        })?;
+        tree.decode()
+            .map_err(|e| {
+                Error::git(format!("could not decode tree {base}"), &e).with("tree", base)
+            })?
+            .into()
+    };
+    let mut editor = gix::objs::tree::Editor::new(root, &repo.objects, repo.object_hash());
     for change in changes {
         editor
-            .upsert(change.path.as_str(), change.kind, change.id)
+            .upsert(change.path.split('/'), change.kind, change.id)
             .map_err(|e| {
                 Error::git(
                     format!("could not place `{}` in tree {base}", change.path),
@@ -510,8 +685,7 @@ pub fn write_tree(repo: &Repository, base: ObjectId, changes: &[TreeChange]) -> 
             })?;
     }
     editor
-        .write()
-        .map(|id| id.detach())
+        .write(|tree| repo.write_object(tree).map(|id| id.detach()))
         .map_err(|e| Error::git(format!("could not write the tree edited from {base}"), &e))
 }
 

@@ -231,7 +231,9 @@ fn check_commit(
         return Ok(problems);
     }
     let built = consolidate::render(manifest, settings, listing.warnings);
-    for path in consolidate::stale_paths(repo, root, settings, &built)? {
+    for path in
+        consolidate::stale_paths(repo, root, settings, &built.manifest_json, &built.index_md)?
+    {
         problems.push((
             "stale".to_owned(),
             format!("`{path}` does not equal the consolidation of the fragments"),
@@ -820,6 +822,7 @@ pub fn repair(repo: &Repository, settings: &Settings, opts: &RepairOptions) -> R
     if out.commit.is_some() {
         let copts = consolidate::Options {
             dry_run: false,
+            full: false,
             retries: opts.retries,
             message: None,
             sink: match &opts.sink {

@@ -167,6 +167,46 @@ impl Remote {
         Err(self.transport_error("fetch from", &out))
     }
 
+    /// Fetch objects by id in one request, as git's own lazy fetch in a
+    /// partial clone does: a blobless clone (`--filter=blob:none`) calls
+    /// this with the blobs it is about to read. The server must let clients
+    /// ask for objects by id (`uploadpack.allowAnySHA1InWant` or
+    /// `allowReachableSHA1InWant`, and `uploadpack.allowFilter`; GitHub does).
+    pub fn fetch_objects(&self, ids: &[ObjectId]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let args = [
+            "-c",
+            "gc.auto=0",
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "fetch.negotiationAlgorithm=noop",
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-recurse-submodules",
+            "--filter=blob:none",
+            "--stdin",
+            "--",
+            &self.name,
+        ];
+        let mut input = Vec::with_capacity(ids.len() * 41);
+        for id in ids {
+            input.extend_from_slice(id.to_string().as_bytes());
+            input.push(b'\n');
+        }
+        let out = self.git.run_with_input(args, Some(input))?;
+        if out.success() {
+            return Ok(());
+        }
+        Err(self
+            .transport_error(&format!("fetch {} missing object(s) from", ids.len()), &out)
+            .with("blob", ids[0]))
+    }
+
     /// Push `commit` to `dest`. `lease` is `None` for a plain fast-forward
     /// push, else `--force-with-lease` against that expected remote value.
     /// A refusal that is not a lost race or a held lock (a hook, a

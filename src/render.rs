@@ -1,0 +1,840 @@
+//! Writing `manifest.json` and `index.md` one fragment at a time, and
+//! splicing them: the one implementation of both files' bytes.
+//!
+//! A full consolidation streams fragments through a [`Writer`] in natural key
+//! order, so it never holds more than one parsed fragment: memory is the size
+//! of the outputs, not of every fragment as JSON values. An incremental one
+//! cuts the previous outputs into per-fragment pieces ([`Old::cut`]) and
+//! feeds the [`Writer`] those pieces verbatim for every fragment that did not
+//! change, and parsed fragments for the ones that did ([`splice`]). Both go
+//! through the same writer, so the bytes are the same as a full rebuild's
+//! whenever the previous outputs were current for their `source`.
+//!
+//! Nothing here reads a repository.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+use crate::fragment::{Fragment, FragmentKey};
+use crate::index;
+use crate::manifest::{natural_cmp, ArtifactEntry, DuplicatePath};
+
+/// The two files, and what they hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outputs {
+    /// `manifest.json`.
+    pub manifest: Vec<u8>,
+    /// `index.md` (empty when the writer was made without a folder).
+    pub index: Vec<u8>,
+    /// Fragments listed.
+    pub fragments: usize,
+    /// Artifacts listed.
+    pub artifacts: usize,
+}
+
+/// Builds both files from fragments given in natural key order.
+pub struct Writer {
+    source: String,
+    /// `(link prefix, fragments folder)` of the index; None: no index.
+    index: Option<(String, String)>,
+    /// The entries of the manifest's `fragments` object, joined by ",\n".
+    blocks: Vec<u8>,
+    /// The manifest's artifact lines, joined by ",\n".
+    lines: Vec<u8>,
+    /// The index's table rows, each ending in "\n".
+    rows: String,
+    /// Keys of the fragments without artifacts.
+    without: Vec<String>,
+    fragments: usize,
+    artifacts: usize,
+    /// Artifact path -> the fragment claiming it, when duplicates are checked.
+    claims: Option<Claims>,
+}
+
+#[derive(Default)]
+struct Claims {
+    keys: Vec<FragmentKey>,
+    by_path: HashMap<Box<str>, u32>,
+}
+
+/// One artifact line: `fragment`, then `issue` when the fragment has one,
+/// then the artifact's own fields in the author's order. Serialised straight
+/// from the fragment, without building the object.
+struct Line<'a>(ArtifactEntry<'a>);
+
+impl Serialize for Line<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("fragment", self.0.fragment.key.as_str())?;
+        if let Some(issue) = self.0.fragment.issue() {
+            map.serialize_entry("issue", issue)?;
+        }
+        for (name, value) in self.0.fields {
+            // Parsing refuses these inside an artifact; for a hand-built fragment the
+            // manifest's own values must still win.
+            if name != "fragment" && name != "issue" {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+fn separate(buffer: &mut Vec<u8>) {
+    if !buffer.is_empty() {
+        buffer.extend_from_slice(b",\n");
+    }
+}
+
+impl Writer {
+    /// A writer for the fragments tree `source`. `dir` is the catalogue
+    /// folder, for the index's links; None writes no index. With
+    /// `check_duplicates`, [`Writer::push`] refuses a path claimed twice.
+    pub fn new(source: &str, dir: Option<&str>, check_duplicates: bool) -> Writer {
+        Writer {
+            source: source.to_owned(),
+            index: dir.map(index::layout),
+            blocks: Vec::new(),
+            lines: Vec::new(),
+            rows: String::new(),
+            without: Vec::new(),
+            fragments: 0,
+            artifacts: 0,
+            claims: check_duplicates.then(Claims::default),
+        }
+    }
+
+    /// Add one fragment. Fragments must come in natural key order.
+    ///
+    /// Its artifacts are listed by path, bytewise. A path claimed twice fails
+    /// naming both fragments in natural key order, as [`crate::manifest::Manifest::build`] does.
+    pub fn push(&mut self, fragment: &Fragment) -> Result<(), DuplicatePath> {
+        let mut own: Vec<(&str, &Map<String, Value>)> = fragment
+            .artifacts
+            .iter()
+            .map(|fields| (path_of(fields), fields))
+            .collect();
+        own.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        if let Some(claims) = &mut self.claims {
+            let me = u32::try_from(claims.keys.len()).expect("fewer than 2^32 fragments");
+            claims.keys.push(fragment.key.clone());
+            for (path, _) in &own {
+                if let Some(first) = claims.by_path.insert((*path).into(), me) {
+                    return Err(DuplicatePath {
+                        path: (*path).to_owned(),
+                        first: claims.keys[first as usize].clone(),
+                        second: fragment.key.clone(),
+                    });
+                }
+            }
+        }
+        separate(&mut self.blocks);
+        self.blocks.extend_from_slice(b"    ");
+        self.blocks
+            .extend_from_slice(json_string(fragment.key.as_str()).as_bytes());
+        self.blocks.extend_from_slice(b": ");
+        let pretty = serde_json::to_string_pretty(&fragment.fields)
+            .expect("a serde_json::Map always serialises");
+        // serde_json escapes newlines inside strings, so every '\n' here is layout and
+        // re-indenting line by line nests the object correctly.
+        for (i, line) in pretty.split('\n').enumerate() {
+            if i > 0 {
+                self.blocks.extend_from_slice(b"\n    ");
+            }
+            self.blocks.extend_from_slice(line.as_bytes());
+        }
+        for (_, fields) in &own {
+            let entry = ArtifactEntry { fragment, fields };
+            separate(&mut self.lines);
+            self.lines.extend_from_slice(b"    ");
+            serde_json::to_writer(&mut self.lines, &Line(entry))
+                .expect("a serde_json::Map always serialises");
+            if let Some((link_prefix, _)) = &self.index {
+                index::row(&mut self.rows, &entry, link_prefix);
+            }
+        }
+        if own.is_empty() {
+            self.without.push(fragment.key.as_str().to_owned());
+        }
+        self.fragments += 1;
+        self.artifacts += own.len();
+        Ok(())
+    }
+
+    /// Both files.
+    ///
+    /// The artifact lines, the bulk of the manifest, become the manifest in
+    /// place: the smaller parts are inserted before them, so the peak holds
+    /// each output once.
+    pub fn finish(self) -> Outputs {
+        let Writer {
+            source,
+            index,
+            mut blocks,
+            lines,
+            rows,
+            without,
+            fragments,
+            artifacts,
+            claims,
+        } = self;
+        drop(claims);
+        let has_fragments = !blocks.is_empty();
+        let has_artifacts = !lines.is_empty();
+        blocks.splice(0..0, manifest_head(&source, has_fragments));
+        blocks.extend_from_slice(manifest_middle(has_fragments, has_artifacts));
+        let mut manifest = lines;
+        manifest.extend_from_slice(manifest_tail(has_artifacts));
+        manifest.splice(0..0, blocks);
+        let index = match index {
+            None => Vec::new(),
+            Some((_, fragments_dir)) => {
+                let mut page = rows;
+                let mut head = String::with_capacity(512);
+                index::header(&mut head, &fragments_dir, &source, artifacts, fragments);
+                page.insert_str(0, &head);
+                index::footer(&mut page, without.iter().map(String::as_str));
+                page.into_bytes()
+            }
+        };
+        Outputs {
+            manifest,
+            index,
+            fragments,
+            artifacts,
+        }
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).expect("a string always serialises")
+}
+
+/// An artifact's `path`; [`Fragment::parse`] guarantees it is a string.
+fn path_of(fields: &Map<String, Value>) -> &str {
+    fields.get("path").and_then(Value::as_str).unwrap_or("")
+}
+
+/// One fragment's share of the previous outputs.
+#[derive(Debug)]
+struct Piece<'a> {
+    key: &'a str,
+    /// Its entry of the manifest's `fragments` object, without separator.
+    block: &'a str,
+    /// Its artifact lines (and index rows): indices into [`Old::lines`].
+    lines: Range<usize>,
+}
+
+/// The previous `manifest.json` and `index.md`, cut into per-fragment pieces.
+#[derive(Debug)]
+pub struct Old<'a> {
+    /// The `source` the previous manifest names.
+    pub source: String,
+    pieces: Vec<Piece<'a>>,
+    /// Artifact lines, with their indentation, without separator.
+    lines: Vec<&'a str>,
+    /// Index rows, with their newline; one per artifact line.
+    rows: Vec<&'a str>,
+}
+
+/// Split after every '\n' (the last line may lack one).
+fn lines_of(text: &str) -> impl Iterator<Item = &str> {
+    text.split_inclusive('\n')
+}
+
+impl<'a> Old<'a> {
+    /// About the size of the previous manifest.
+    fn size_hint(&self) -> usize {
+        let lines: usize = self.lines.iter().map(|l| l.len() + 2).sum();
+        let blocks: usize = self.pieces.iter().map(|p| p.block.len() + 2).sum();
+        lines + blocks + 128
+    }
+
+    /// The size of the previous index's rows.
+    fn rows_len(&self) -> usize {
+        self.rows.iter().map(|r| r.len()).sum()
+    }
+
+    /// Cut the outputs a [`Writer`] wrote. None when they are not laid out
+    /// as it writes them (edited by hand, an older layout, not UTF-8): the
+    /// caller then rebuilds in full. Without the index, the result serves
+    /// [`Old::claimant`] but not [`splice`].
+    pub fn cut(manifest: &'a [u8], index: Option<&'a [u8]>) -> Option<Old<'a>> {
+        let manifest = std::str::from_utf8(manifest).ok()?;
+        let index = match index {
+            Some(bytes) => Some(std::str::from_utf8(bytes).ok()?),
+            None => None,
+        };
+        let mut it = lines_of(manifest);
+        if it.next()? != "{\n" || it.next()? != "  \"version\": 1,\n" {
+            return None;
+        }
+        let source_line = it.next()?;
+        let source: String = serde_json::from_str(
+            source_line
+                .strip_prefix("  \"source\": ")?
+                .strip_suffix(",\n")?,
+        )
+        .ok()?;
+        // The `fragments` object: a block starts at each line `    "<key>": `.
+        let mut blocks: Vec<(&str, &str)> = Vec::new();
+        match it.next()? {
+            "  \"fragments\": {},\n" => {}
+            "  \"fragments\": {\n" => {
+                let mut start: Option<(usize, &str)> = None;
+                loop {
+                    let line = it.next()?;
+                    let at = line.as_ptr() as usize - manifest.as_ptr() as usize;
+                    let is_end = line == "  },\n";
+                    let opens = line.starts_with("    \"");
+                    if is_end || opens {
+                        if let Some((s, key)) = start.take() {
+                            // The previous block ends before this line, with ",\n"
+                            // unless it is the last.
+                            let text = &manifest[s..at];
+                            let text = if is_end {
+                                text.strip_suffix('\n')?
+                            } else {
+                                text.strip_suffix(",\n")?
+                            };
+                            if text.ends_with(',') {
+                                return None;
+                            }
+                            blocks.push((key, text));
+                        } else if is_end {
+                            return None;
+                        }
+                    }
+                    if is_end {
+                        break;
+                    }
+                    if opens {
+                        let rest = &line[5..];
+                        let key = &rest[..rest.find('"')?];
+                        FragmentKey::new(key).ok()?;
+                        start = Some((at, key));
+                    } else if start.is_none() {
+                        return None;
+                    }
+                }
+            }
+            _ => return None,
+        }
+        // The artifact lines.
+        let mut lines: Vec<&str> = Vec::new();
+        let mut line_keys: Vec<&str> = Vec::new();
+        match it.next()? {
+            "  \"artifacts\": []\n" => {}
+            "  \"artifacts\": [\n" => loop {
+                let line = it.next()?;
+                if line == "  ]\n" {
+                    break;
+                }
+                let body = line.strip_suffix('\n')?;
+                let body = body.strip_suffix(',').unwrap_or(body);
+                let rest = body.strip_prefix("    {\"fragment\":\"")?;
+                line_keys.push(&rest[..rest.find('"')?]);
+                lines.push(body);
+            },
+            _ => return None,
+        }
+        if it.next()? != "}\n" || it.next().is_some() {
+            return None;
+        }
+        // Match lines to blocks: both in the same key order.
+        let mut pieces = Vec::with_capacity(blocks.len());
+        let mut next = 0;
+        for (key, block) in blocks {
+            let first = next;
+            while line_keys.get(next) == Some(&key) {
+                next += 1;
+            }
+            pieces.push(Piece {
+                key,
+                block,
+                lines: first..next,
+            });
+        }
+        if next != lines.len() {
+            return None;
+        }
+        for pair in pieces.windows(2) {
+            if natural_cmp(pair[0].key, pair[1].key) != std::cmp::Ordering::Less {
+                return None;
+            }
+        }
+        // The index's rows: the lines after the table head, up to the first
+        // that is not a row.
+        let rows: Vec<&str> = match index {
+            None => Vec::new(),
+            Some(index) => {
+                let rows: Vec<&str> = match index.find(index::TABLE_HEAD) {
+                    Some(at) => lines_of(&index[at + index::TABLE_HEAD.len()..])
+                        .take_while(|l| l.starts_with("| "))
+                        .collect(),
+                    None => Vec::new(),
+                };
+                if rows.len() != lines.len() {
+                    return None;
+                }
+                rows
+            }
+        };
+        Some(Old {
+            source,
+            pieces,
+            lines,
+            rows,
+        })
+    }
+
+    /// The first of `paths` that an artifact line of a fragment other than
+    /// those in `skip` may claim. Errs on the side of yes (the caller then
+    /// rebuilds in full, which decides): it looks for a `"path":` followed by
+    /// the path's JSON text anywhere in a line. One pass over the lines.
+    pub fn claimant(&self, paths: &[&str], skip: &BTreeSet<&str>) -> Option<String> {
+        let wanted: HashMap<String, &str> = paths.iter().map(|p| (json_string(p), *p)).collect();
+        for piece in self.pieces.iter().filter(|p| !skip.contains(p.key)) {
+            for line in &self.lines[piece.lines.clone()] {
+                for (at, _) in line.match_indices("\"path\":\"") {
+                    let text = &line[at + 7..];
+                    if let Some(found) = string_token(text).and_then(|t| wanted.get(t)) {
+                        return Some((*found).to_owned());
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The JSON string token at the start of `text` (quotes included).
+fn string_token(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut i = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(&text[..=i]),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Why [`splice`] could not splice.
+#[derive(Debug)]
+pub enum NotSpliced {
+    /// A path may be claimed twice: rebuild in full, which decides and names it.
+    MayClaimTwice(String),
+    /// Two changed fragments claim one path.
+    Duplicate(DuplicatePath),
+}
+
+/// The outputs of `old` with the fragments `removed` gone and `changed`
+/// (added or modified) put in their place, for the fragments tree `source`.
+///
+/// Written in two passes over the pieces, straight into the two outputs, so
+/// that besides the previous outputs only the new ones are held.
+pub fn splice(
+    old: &Old<'_>,
+    removed: &BTreeSet<&str>,
+    changed: Vec<Fragment>,
+    source: &str,
+    dir: &str,
+) -> Result<Outputs, NotSpliced> {
+    debug_assert!(
+        old.rows.len() == old.lines.len(),
+        "splice needs the old index: Old::cut(manifest, Some(index))"
+    );
+    // Duplicates among the changed fragments, reported as a full build would.
+    let changed =
+        crate::manifest::Manifest::build(changed, source).map_err(NotSpliced::Duplicate)?;
+    let mut skip: BTreeSet<&str> = removed.clone();
+    skip.extend(changed.fragments().iter().map(|f| f.key.as_str()));
+    let paths: Vec<&str> = changed.artifacts().map(|a| path_of(a.fields)).collect();
+    if let Some(path) = old.claimant(&paths, &skip) {
+        return Err(NotSpliced::MayClaimTwice(path));
+    }
+    // Each changed fragment rendered alone.
+    let new: Vec<Writer> = changed
+        .fragments()
+        .iter()
+        .map(|f| {
+            let mut w = Writer::new(source, Some(dir), false);
+            let _ = w.push(f);
+            w
+        })
+        .collect();
+    // The order of the parts: kept pieces and new fragments by natural key.
+    enum Part<'p> {
+        Kept(&'p Piece<'p>),
+        New(&'p Writer),
+    }
+    let mut parts: Vec<Part<'_>> = Vec::with_capacity(old.pieces.len() + new.len());
+    let mut fresh = changed.fragments().iter().zip(&new).peekable();
+    for piece in &old.pieces {
+        while let Some((_, w)) =
+            fresh.next_if(|(f, _)| natural_cmp(f.key.as_str(), piece.key).is_lt())
+        {
+            parts.push(Part::New(w));
+        }
+        if !skip.contains(piece.key) {
+            parts.push(Part::Kept(piece));
+        }
+    }
+    parts.extend(fresh.map(|(_, w)| Part::New(w)));
+    let (mut fragments, mut artifacts) = (0, 0);
+    let mut without = Vec::new();
+    for part in &parts {
+        let (key, n) = match part {
+            Part::Kept(p) => (p.key, p.lines.len()),
+            Part::New(w) => (w.without.first().map_or("", String::as_str), w.artifacts),
+        };
+        fragments += 1;
+        artifacts += n;
+        if n == 0 {
+            without.push(key);
+        }
+    }
+    let size = old.size_hint()
+        + new
+            .iter()
+            .map(|w| w.blocks.len() + w.lines.len() + 4)
+            .sum::<usize>();
+    let mut manifest = Vec::with_capacity(size);
+    manifest.extend_from_slice(&manifest_head(source, fragments > 0));
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            manifest.extend_from_slice(b",\n");
+        }
+        match part {
+            Part::Kept(p) => manifest.extend_from_slice(p.block.as_bytes()),
+            Part::New(w) => manifest.extend_from_slice(&w.blocks),
+        }
+    }
+    manifest.extend_from_slice(manifest_middle(fragments > 0, artifacts > 0));
+    let mut first = true;
+    for part in &parts {
+        let mut line = |bytes: &[u8]| {
+            if !first {
+                manifest.extend_from_slice(b",\n");
+            }
+            first = false;
+            manifest.extend_from_slice(bytes);
+        };
+        match part {
+            Part::Kept(p) => old.lines[p.lines.clone()]
+                .iter()
+                .for_each(|l| line(l.as_bytes())),
+            Part::New(w) if !w.lines.is_empty() => line(&w.lines),
+            Part::New(_) => {}
+        }
+    }
+    manifest.extend_from_slice(manifest_tail(artifacts > 0));
+    let (_, fragments_dir) = index::layout(dir);
+    let mut page = String::with_capacity(old.rows_len() + 512);
+    index::header(&mut page, &fragments_dir, source, artifacts, fragments);
+    for part in &parts {
+        match part {
+            Part::Kept(p) => old.rows[p.lines.clone()]
+                .iter()
+                .for_each(|r| page.push_str(r)),
+            Part::New(w) => page.push_str(&w.rows),
+        }
+    }
+    index::footer(&mut page, without);
+    Ok(Outputs {
+        manifest,
+        index: page.into_bytes(),
+        fragments,
+        artifacts,
+    })
+}
+
+/// The manifest up to its first fragment entry.
+fn manifest_head(source: &str, has_fragments: bool) -> Vec<u8> {
+    let mut head = Vec::with_capacity(source.len() + 96);
+    head.extend_from_slice(b"{\n  \"version\": 1,\n  \"source\": ");
+    head.extend_from_slice(json_string(source).as_bytes());
+    head.extend_from_slice(if has_fragments {
+        b",\n  \"fragments\": {\n"
+    } else {
+        b",\n  \"fragments\": {}"
+    });
+    head
+}
+
+/// Between the last fragment entry and the first artifact line.
+fn manifest_middle(has_fragments: bool, has_artifacts: bool) -> &'static [u8] {
+    match (has_fragments, has_artifacts) {
+        (true, true) => b"\n  },\n  \"artifacts\": [\n",
+        (true, false) => b"\n  },\n  \"artifacts\": []",
+        (false, true) => b",\n  \"artifacts\": [\n",
+        (false, false) => b",\n  \"artifacts\": []",
+    }
+}
+
+/// After the last artifact line.
+fn manifest_tail(has_artifacts: bool) -> &'static [u8] {
+    if has_artifacts {
+        b"\n  ]\n}\n"
+    } else {
+        b"\n}\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Manifest;
+
+    const TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+    const NEXT: &str = "0123456789012345678901234567890123456789";
+
+    fn fragment(key: &str, json: &str) -> Fragment {
+        let key = FragmentKey::new(key).expect("test keys are valid");
+        Fragment::parse(key, json.as_bytes()).expect("test fragments are valid")
+    }
+
+    fn full(fragments: &[Fragment], source: &str) -> Outputs {
+        let manifest = Manifest::build(fragments.to_vec(), source).expect("no duplicates");
+        let mut w = Writer::new(source, Some("catalogue"), true);
+        for f in manifest.fragments() {
+            w.push(f).expect("no duplicates");
+        }
+        w.finish()
+    }
+
+    /// A tiny xorshift generator.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    fn random_fragment(rng: &mut Rng, key: &str, paths: &[&str]) -> Fragment {
+        let mut arts = Vec::new();
+        let n = rng.below(4);
+        for i in 0..n {
+            let path = paths[rng.below(paths.len())];
+            let title = ["T", "a | b", "x\ny", "<b>", "é \u{202e}"][rng.below(5)];
+            // Now and then two fragments (or one, twice) claim a path.
+            let path = if rng.below(8) == 0 {
+                format!("{path}/{}", rng.below(3))
+            } else {
+                format!("{path}/{key}/{i}")
+            };
+            arts.push(serde_json::json!({"path": path, "title": title, "n": rng.below(100)}));
+        }
+        let mut top = serde_json::Map::new();
+        match rng.below(3) {
+            0 => {}
+            1 => {
+                top.insert("issue".into(), Value::from(rng.below(50) + 1));
+            }
+            _ => {
+                top.insert("issue".into(), Value::from(format!("{}", rng.below(9))));
+                top.insert(
+                    "run".into(),
+                    serde_json::json!({"id": rng.below(9), "tags": ["a", "b"]}),
+                );
+            }
+        }
+        top.insert("artifacts".into(), Value::Array(arts));
+        fragment(key, &Value::Object(top).to_string())
+    }
+
+    #[test]
+    fn the_writer_and_the_manifest_agree_on_empty_and_small_catalogues() {
+        for set in [vec![], vec![fragment("k", r#"{"artifacts":[]}"#)]] {
+            let out = full(&set, TREE);
+            let m = Manifest::build(set.clone(), TREE).expect("ok");
+            assert_eq!(out.manifest, m.to_json());
+            assert_eq!(out.index, index::render(&m, "catalogue").into_bytes());
+            assert!(Old::cut(&out.manifest, Some(&out.index)).is_some());
+        }
+    }
+
+    #[test]
+    fn cut_refuses_what_the_writer_did_not_write() {
+        let set = vec![
+            fragment(
+                "issue-1",
+                r#"{"issue":1,"artifacts":[{"path":"a"},{"path":"b"}]}"#,
+            ),
+            fragment("issue-2", r#"{"artifacts":[{"path":"c"}]}"#),
+        ];
+        let out = full(&set, TREE);
+        let m = String::from_utf8(out.manifest.clone()).expect("utf8");
+        assert!(Old::cut(m.as_bytes(), Some(&out.index)).is_some());
+        for edited in [
+            m.replace(
+                "    {\"fragment\":\"issue-2\"",
+                "    {\"fragment\":\"issue-0\"",
+            ),
+            m.replace("\"path\":\"a\"}", "\"path\":\"a\"}\n"),
+            m.replace("  \"version\": 1", "  \"version\": 2"),
+            m.replace("\n}\n", "\n}"),
+            format!("{m}\n"),
+            m.replacen("    \"issue-1\"", "    \"issue-3\"", 1),
+        ] {
+            assert!(
+                Old::cut(edited.as_bytes(), Some(&out.index)).is_none(),
+                "accepted an edited manifest:\n{edited}"
+            );
+        }
+        let index = String::from_utf8(out.index.clone()).expect("utf8");
+        let fewer = index.replacen("| #1 |", "x #1 |", 1);
+        assert!(Old::cut(&out.manifest, Some(fewer.as_bytes())).is_none());
+    }
+
+    #[test]
+    fn a_new_claim_on_an_unchanged_fragment_s_path_is_not_spliced() {
+        let set = vec![
+            fragment(
+                "issue-1",
+                r#"{"artifacts":[{"meta":{"path":"nested"},"path":"x \"q\".md"}]}"#,
+            ),
+            fragment("issue-2", r#"{"artifacts":[{"path":"y"}]}"#),
+        ];
+        let out = full(&set, TREE);
+        let old = Old::cut(&out.manifest, Some(&out.index)).expect("cut");
+        let none = BTreeSet::new();
+        let claim = |json: &str| {
+            splice(
+                &old,
+                &none,
+                vec![fragment("issue-3", json)],
+                NEXT,
+                "catalogue",
+            )
+        };
+        assert!(matches!(
+            claim(r#"{"artifacts":[{"path":"x \"q\".md"}]}"#),
+            Err(NotSpliced::MayClaimTwice(p)) if p == "x \"q\".md"
+        ));
+        assert!(matches!(
+            claim(r#"{"artifacts":[{"path":"y"}]}"#),
+            Err(NotSpliced::MayClaimTwice(_))
+        ));
+        // A nested `path` is not a claim, but errs on the side of a full rebuild.
+        assert!(matches!(
+            claim(r#"{"artifacts":[{"path":"nested"}]}"#),
+            Err(NotSpliced::MayClaimTwice(_))
+        ));
+        // Replacing the claimant itself is fine.
+        let moved = splice(
+            &old,
+            &BTreeSet::from(["issue-1"]),
+            vec![fragment(
+                "issue-3",
+                r#"{"artifacts":[{"path":"x \"q\".md"}]}"#,
+            )],
+            NEXT,
+            "catalogue",
+        )
+        .expect("spliced");
+        let mut next = set[1..].to_vec();
+        next.push(fragment(
+            "issue-3",
+            r#"{"artifacts":[{"path":"x \"q\".md"}]}"#,
+        ));
+        assert_eq!(moved, full(&next, NEXT));
+    }
+
+    /// Random catalogues, random changes (adds, modifications, deletions,
+    /// renames): every splice equals a full rebuild byte for byte.
+    #[test]
+    fn splices_equal_full_rebuilds() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let keys: Vec<String> = (0..14)
+            .map(|i| match i % 3 {
+                0 => format!("issue-{i}"),
+                1 => format!("issue-{}", i * 10),
+                _ => format!("k{i}.x"),
+            })
+            .collect();
+        let paths = ["docs", "src", "a b"];
+        let mut spliced = 0;
+        for _round in 0..400 {
+            let mut current: Vec<Fragment> = Vec::new();
+            for k in &keys {
+                if rng.below(2) == 0 {
+                    current.push(random_fragment(&mut rng, k, &paths));
+                }
+            }
+            if Manifest::build(current.clone(), TREE).is_err() {
+                continue;
+            }
+            let before = full(&current, TREE);
+            let old = Old::cut(&before.manifest, Some(&before.index))
+                .expect("the writer's own outputs cut");
+            assert_eq!(old.source, TREE);
+            let mut next = current.clone();
+            let mut removed: BTreeSet<&str> = BTreeSet::new();
+            let mut changed = Vec::new();
+            for _ in 0..1 + rng.below(3) {
+                let k = keys[rng.below(keys.len())].as_str();
+                let at = next.iter().position(|f| f.key.as_str() == k);
+                match (rng.below(3), at) {
+                    (0, Some(i)) => {
+                        next.remove(i);
+                        changed.retain(|f: &Fragment| f.key.as_str() != k);
+                        removed.insert(k);
+                    }
+                    (1, Some(i)) => {
+                        // A rename: the same content under a key not present.
+                        let to = keys
+                            .iter()
+                            .find(|n| !next.iter().any(|f| f.key.as_str() == n.as_str()));
+                        if let Some(to) = to {
+                            let f = next.remove(i);
+                            removed.insert(k);
+                            changed.retain(|c: &Fragment| c.key.as_str() != k);
+                            let moved = Fragment {
+                                key: FragmentKey::new(to).expect("valid"),
+                                ..f
+                            };
+                            let moved =
+                                fragment(to, &String::from_utf8(moved.to_bytes()).expect("utf8"));
+                            removed.remove(to.as_str());
+                            changed.push(moved.clone());
+                            next.push(moved);
+                        }
+                    }
+                    _ => {
+                        let f = random_fragment(&mut rng, k, &paths);
+                        if let Some(i) = at {
+                            next.remove(i);
+                        }
+                        removed.remove(k);
+                        changed.retain(|c: &Fragment| c.key.as_str() != k);
+                        changed.push(f.clone());
+                        next.push(f);
+                    }
+                }
+            }
+            let want = Manifest::build(next.clone(), NEXT);
+            let got = splice(&old, &removed, changed, NEXT, "catalogue");
+            match (want, got) {
+                (Ok(_), Ok(got)) => {
+                    assert_eq!(got, full(&next, NEXT));
+                    spliced += 1;
+                }
+                (Err(_), Err(_)) => {}
+                (Ok(_), Err(NotSpliced::MayClaimTwice(_))) => {}
+                (want, got) => panic!("full {want:?}, spliced {got:?}"),
+            }
+        }
+        assert!(spliced > 250, "only {spliced} of 400 rounds spliced");
+    }
+}
