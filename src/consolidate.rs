@@ -202,7 +202,12 @@ pub fn since_manifest(
             "`{manifest_path}` is not laid out as git-catalogue writes it"
         )));
     };
-    if old_source != store::empty_tree(repo) && !repo.has_object(old_source) {
+    // A shallow clone lacks it when the manifest is older than the tip
+    // commit; a partial (blobless) one can fetch that one tree.
+    if old_source != store::empty_tree(repo)
+        && !repo.has_object(old_source)
+        && (fetch(&[old_source]).is_err() || !repo.has_object(old_source))
+    {
         return Ok(Err(format!(
             "the manifest's source tree {old_source} is not in this repository (a shallow clone?)"
         )));

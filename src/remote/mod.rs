@@ -34,6 +34,9 @@ pub struct Remote {
     id: String,
     git: Git,
     shallow: bool,
+    /// A partial clone of this remote (`remote.<name>.promisor`): objects it
+    /// lacks by design can be fetched by id.
+    partial: bool,
 }
 
 impl Remote {
@@ -48,12 +51,17 @@ impl Remote {
         let shallow = repo
             .is_shallow()
             .map_err(|e| Error::git("could not tell whether the repository is shallow", &e))?;
+        let partial =
+            store::config_string(repo, &format!("remote.{name}.promisor")).is_some_and(|v| {
+                matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
+            });
         Ok(Remote {
             name: name.to_owned(),
             id: remote_id(name),
             // No work tree: transport never needs one, and git then cannot touch it.
             git: Git::new(repo.git_dir(), None),
             shallow,
+            partial,
         })
     }
 
@@ -172,8 +180,10 @@ impl Remote {
     /// this with the blobs it is about to read. The server must let clients
     /// ask for objects by id (`uploadpack.allowAnySHA1InWant` or
     /// `allowReachableSHA1InWant`, and `uploadpack.allowFilter`; GitHub does).
+    /// Outside a partial clone of this remote it does nothing: a missing
+    /// object there is an error, reported when it is read.
     pub fn fetch_objects(&self, ids: &[ObjectId]) -> Result<()> {
-        if ids.is_empty() {
+        if ids.is_empty() || !self.partial {
             return Ok(());
         }
         let args = [

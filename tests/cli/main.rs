@@ -11,6 +11,7 @@ mod bad_input;
 mod check_list;
 mod consolidate;
 mod history;
+mod incremental;
 mod index_md;
 mod locations;
 mod pending;

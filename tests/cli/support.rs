@@ -725,3 +725,12 @@ fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
 }
+
+impl Repo {
+    /// `git clone <flags> <url>` into a new sandbox, e.g. a blobless shallow
+    /// bare clone (`--bare --depth 1 --filter=blob:none`).
+    pub fn clone_url(flags: &[&str], url: &str) -> Result<Repo> {
+        let bare = flags.contains(&"--bare");
+        Self::clone_into(flags, OsStr::new(url), "clone.git", bare)
+    }
+}

@@ -1,0 +1,360 @@
+//! Incremental consolidation (issue 5): only the fragments changed since the
+//! manifest's `source` are read, and the result is byte-identical to a full
+//! rebuild. Each step is checked against `consolidate --full --dry-run`,
+//! which reads every fragment and says whether the committed files differ
+//! from what it builds.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+
+use anyhow::{ensure, Context, Result};
+use serde_json::{json, Value};
+
+use crate::support::{artifact_paths, GitDaemon, Repo};
+
+/// Commit `writes` and `removes` onto `main` with git plumbing (a private
+/// index, `commit-tree`, a compare-and-swap `update-ref`). Returns the commit.
+fn commit_changes(repo: &Repo, writes: &[(String, Vec<u8>)], removes: &[String]) -> Result<String> {
+    let index = repo.scratch().join("plumbing-index");
+    let _ = std::fs::remove_file(&index);
+    let env: [(&str, &OsStr); 1] = [("GIT_INDEX_FILE", index.as_os_str())];
+    let old = repo.rev("main")?;
+    repo.git_env(&["read-tree", "main"], &env)?;
+    for (path, bytes) in writes {
+        let file = repo.scratch().join("plumbing-blob");
+        std::fs::write(&file, bytes)?;
+        let id = repo.git(&[
+            "hash-object",
+            "-w",
+            "--no-filters",
+            file.to_str().context("utf8")?,
+        ])?;
+        let info = format!("100644,{},{path}", id.trim());
+        repo.git_env(&["update-index", "--add", "--cacheinfo", &info], &env)?;
+    }
+    if !removes.is_empty() {
+        // Mode 0 removes an entry; no work tree needed.
+        let zero = "0".repeat(40);
+        let info: String = removes.iter().map(|p| format!("0 {zero}\t{p}\n")).collect();
+        let mut cmd = repo.git_command(&repo.path);
+        cmd.env("GIT_INDEX_FILE", &index)
+            .args(["update-index", "--index-info"]);
+        let out = crate::support::run(&mut cmd, Some(info.as_bytes()))?;
+        ensure!(out.status.success(), "update-index --index-info: {out:?}");
+    }
+    let tree = String::from_utf8(repo.git_env(&["write-tree"], &env)?)?;
+    let commit = repo.git(&[
+        "commit-tree",
+        tree.trim(),
+        "-p",
+        &old,
+        "-m",
+        "change fragments",
+    ])?;
+    let commit = commit.trim().to_owned();
+    repo.git(&["update-ref", "refs/heads/main", &commit, &old])?;
+    Ok(commit)
+}
+
+fn fragment_path(key: &str) -> String {
+    format!("catalogue/fragments/{key}.json")
+}
+
+/// The committed outputs equal a full rebuild: a full dry run finds nothing to do.
+fn assert_current(repo: &Repo) -> Result<()> {
+    let full = repo.catalogue_ok(&["consolidate", "--full", "--dry-run"])?;
+    ensure!(
+        full["changed"] == false,
+        "a full rebuild differs from the committed outputs: {full}"
+    );
+    Ok(())
+}
+
+/// A tiny xorshift generator; the seed is printed so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+fn body(rng: &mut Rng, key: &str, version: usize) -> Vec<u8> {
+    let artifacts: Vec<Value> = (0..rng.below(3))
+        .map(|i| {
+            let kind = ["summary", "log", "a | b"][rng.below(3)];
+            json!({
+                "path": format!("docs/{key}/{i}.md"),
+                "kind": kind,
+                "title": format!("{key} v{version} <{i}>"),
+                "big": 12345678901234567890u64,
+            })
+        })
+        .collect();
+    let mut top = serde_json::Map::new();
+    if rng.below(2) == 0 {
+        top.insert("issue".into(), json!(rng.below(90) + 1));
+    }
+    top.insert("run".into(), json!({"version": version}));
+    top.insert("artifacts".into(), Value::Array(artifacts));
+    let mut bytes = serde_json::to_vec_pretty(&Value::Object(top)).expect("serialises");
+    bytes.push(b'\n');
+    bytes
+}
+
+#[test]
+fn random_adds_modifications_deletions_and_renames_are_consolidated_incrementally_and_exactly(
+) -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let seed = 0x5eed_0000_0000_0001u64 ^ u64::from(std::process::id());
+    println!("seed {seed:#x}");
+    let mut rng = Rng(seed);
+    let keys: Vec<String> = (0..24)
+        .map(|i| match i % 4 {
+            0 => format!("issue-{i}"),
+            1 => format!("issue-{}", i * 100),
+            2 => format!("run.{i}"),
+            _ => format!("K-{i}"),
+        })
+        .collect();
+    // key -> body, as on main.
+    let mut present: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut writes = Vec::new();
+    for key in keys.iter().take(8) {
+        let b = body(&mut rng, key, 0);
+        present.insert(key.clone(), b.clone());
+        writes.push((fragment_path(key), b));
+    }
+    commit_changes(&repo, &writes, &[])?;
+    let first = repo.catalogue_ok(&["consolidate"])?;
+    assert_eq!(first["mode"], "full", "{first}");
+    assert!(
+        first["note"].as_str().is_some(),
+        "a first consolidation says why it reads everything: {first}"
+    );
+    assert_current(&repo)?;
+    let mut modes = BTreeMap::new();
+    for step in 1..=30 {
+        let mut writes = Vec::new();
+        let mut removes = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let key = keys[rng.below(keys.len())].clone();
+            if writes.iter().any(|(p, _)| *p == fragment_path(&key))
+                || removes.contains(&fragment_path(&key))
+            {
+                continue;
+            }
+            match (rng.below(4), present.contains_key(&key)) {
+                (0, true) => {
+                    present.remove(&key);
+                    removes.push(fragment_path(&key));
+                }
+                (1, true) => {
+                    // A rename: the same bytes under a key not on main.
+                    let Some(to) = keys.iter().find(|k| {
+                        !present.contains_key(*k)
+                            && !writes.iter().any(|(p, _)| *p == fragment_path(k))
+                    }) else {
+                        continue;
+                    };
+                    let bytes = present.remove(&key).context("present")?;
+                    removes.push(fragment_path(&key));
+                    // Paths name their key, so a moved fragment claims new paths.
+                    let text = String::from_utf8(bytes)?
+                        .replace(&format!("docs/{key}/"), &format!("docs/{to}/"));
+                    present.insert(to.clone(), text.clone().into_bytes());
+                    writes.push((fragment_path(to), text.into_bytes()));
+                }
+                _ => {
+                    let b = body(&mut rng, &key, step);
+                    present.insert(key.clone(), b.clone());
+                    writes.push((fragment_path(&key), b));
+                }
+            }
+        }
+        if step % 7 == 0 {
+            // A file the fragments folder ignores, with a warning.
+            writes.push((
+                "catalogue/fragments/README.md".to_owned(),
+                format!("step {step}\n").into_bytes(),
+            ));
+        }
+        commit_changes(&repo, &writes, &removes)?;
+        let out = repo.catalogue_ok(&["consolidate"])?;
+        *modes
+            .entry(out["mode"].as_str().unwrap_or("?").to_owned())
+            .or_insert(0) += 1;
+        assert_eq!(out["mode"], "incremental", "step {step}: {out}");
+        assert_eq!(out["fragments"], present.len(), "step {step}: {out}");
+        assert_current(&repo)?;
+    }
+    println!("modes over 30 steps: {modes:?}");
+    // What is on main is exactly what the steps made.
+    let manifest = repo.json("main:catalogue/manifest.json")?;
+    let keys_listed: Vec<&str> = manifest["fragments"]
+        .as_object()
+        .context("fragments")?
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want: Vec<&str> = present.keys().map(String::as_str).collect();
+    want.sort_by(|a, b| natural(a, b));
+    assert_eq!(keys_listed, want);
+    repo.fsck()
+}
+
+/// Natural order for the test's keys (digit runs by value).
+fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    fn split(s: &str) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        let mut rest = s;
+        while !rest.is_empty() {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if digits.is_empty() {
+                let c = rest.chars().next().unwrap_or_default();
+                out.push((c.to_string(), 0));
+                rest = &rest[c.len_utf8()..];
+            } else {
+                out.push((String::new(), digits.parse().unwrap_or(0)));
+                rest = &rest[digits.len()..];
+            }
+        }
+        out
+    }
+    split(a).cmp(&split(b))
+}
+
+#[test]
+fn without_a_usable_previous_manifest_every_fragment_is_read_and_the_note_says_why() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let one = br#"{"issue": 1, "artifacts": [{"path": "docs/1.md"}]}"#.to_vec();
+    commit_changes(&repo, &[(fragment_path("issue-1"), one)], &[])?;
+    let out = repo.catalogue_ok(&["consolidate"])?;
+    assert_eq!(out["mode"], "full", "{out}");
+    ensure!(
+        out["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("manifest.json")),
+        "{out}"
+    );
+
+    // A manifest reformatted by hand: same content, another layout.
+    let manifest = repo.json("main:catalogue/manifest.json")?;
+    let pretty = serde_json::to_vec_pretty(&manifest)?;
+    let two = br#"{"issue": 2, "artifacts": [{"path": "docs/2.md"}]}"#.to_vec();
+    commit_changes(
+        &repo,
+        &[
+            ("catalogue/manifest.json".to_owned(), pretty),
+            (fragment_path("issue-2"), two),
+        ],
+        &[],
+    )?;
+    let out = repo.catalogue_ok(&["consolidate"])?;
+    assert_eq!(out["mode"], "full", "{out}");
+    ensure!(
+        out["note"].as_str().is_some_and(|n| n.contains("laid out")),
+        "{out}"
+    );
+    assert_current(&repo)?;
+
+    // --full reads everything without a note.
+    let three = br#"{"issue": 3, "artifacts": [{"path": "docs/3.md"}]}"#.to_vec();
+    commit_changes(&repo, &[(fragment_path("issue-3"), three)], &[])?;
+    let out = repo.catalogue_ok(&["consolidate", "--full"])?;
+    assert_eq!(
+        (&out["mode"], &out["note"]),
+        (&json!("full"), &Value::Null),
+        "{out}"
+    );
+
+    // A shallow clone lacks the tree a stale manifest names as its source.
+    let four = br#"{"issue": 4, "artifacts": [{"path": "docs/4.md"}]}"#.to_vec();
+    commit_changes(&repo, &[(fragment_path("issue-4"), four)], &[])?;
+    let shallow = repo.clone_shallow_bare()?;
+    let out = shallow.catalogue_ok(&["consolidate"])?;
+    assert_eq!(out["mode"], "full", "{out}");
+    ensure!(
+        out["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("not in this repository")),
+        "{out}"
+    );
+    let listed = artifact_paths(&shallow.json("main:catalogue/manifest.json")?)?;
+    assert_eq!(listed, ["docs/1.md", "docs/2.md", "docs/3.md", "docs/4.md"]);
+    // In the full clone the same step is incremental, and gives the same bytes.
+    let out = repo.catalogue_ok(&["consolidate"])?;
+    assert_eq!(out["mode"], "incremental", "{out}");
+    assert_eq!(
+        repo.rev("main:catalogue/manifest.json")?,
+        shallow.rev("main:catalogue/manifest.json")?
+    );
+    assert_eq!(
+        repo.rev("main:catalogue/index.md")?,
+        shallow.rev("main:catalogue/index.md")?
+    );
+    Ok(())
+}
+
+#[test]
+fn a_new_fragment_claiming_an_unchanged_fragment_s_path_is_refused_as_a_full_build_would(
+) -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let one = br#"{"artifacts": [{"path": "docs/shared.md"}]}"#.to_vec();
+    commit_changes(&repo, &[(fragment_path("issue-1"), one)], &[])?;
+    repo.catalogue_ok(&["consolidate"])?;
+    let two = br#"{"artifacts": [{"path": "docs/shared.md"}]}"#.to_vec();
+    commit_changes(&repo, &[(fragment_path("issue-2"), two)], &[])?;
+    let before = repo.rev("main")?;
+    let (code, out) = repo.catalogue_json(&["consolidate"])?;
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out["error"]["kind"], "duplicate_path", "{out}");
+    assert_eq!(out["error"]["path"], "docs/shared.md", "{out}");
+    assert_eq!(repo.rev("main")?, before, "nothing moved");
+    Ok(())
+}
+
+/// A blobless, shallow CI clone (`--filter=blob:none --depth 1`) of a remote
+/// served by `git daemon`: `consolidate --push` fetches only the blobs it
+/// reads (old manifest and index, changed fragments), and none of the others.
+#[test]
+fn a_blobless_clone_fetches_only_the_blobs_it_reads() -> Result<()> {
+    let origin = Repo::new_bare()?;
+    let mut writes = Vec::new();
+    for n in 1..=40 {
+        let b = format!(r#"{{"issue": {n}, "artifacts": [{{"path": "docs/{n}.md"}}]}}"#);
+        writes.push((fragment_path(&format!("issue-{n}")), b.into_bytes()));
+    }
+    commit_changes(&origin, &writes, &[])?;
+    origin.catalogue_ok(&["consolidate"])?;
+    origin.git(&["config", "uploadpack.allowFilter", "true"])?;
+    origin.git(&["config", "uploadpack.allowAnySHA1InWant", "true"])?;
+    // Another writer adds a fragment on the remote after the last consolidation.
+    let b = br#"{"issue": 41, "artifacts": [{"path": "docs/41.md"}]}"#.to_vec();
+    commit_changes(&origin, &[(fragment_path("issue-41"), b)], &[])?;
+    let daemon = GitDaemon::serve(&origin)?;
+    let url = daemon.url(&origin)?;
+    let blobless = Repo::clone_url(&["--bare", "--depth", "1", "--filter=blob:none"], &url)?;
+    let missing = |repo: &Repo| -> Result<usize> {
+        let out = repo.git(&["rev-list", "--objects", "--missing=print", "--all"])?;
+        Ok(out.lines().filter(|l| l.starts_with('?')).count())
+    };
+    let before = missing(&blobless)?;
+    ensure!(
+        before >= 43,
+        "a blobless clone lacks every blob: {before} missing"
+    );
+    let out = blobless.catalogue_ok(&["consolidate", "--push", "origin"])?;
+    assert_eq!(out["mode"], "incremental", "{out}");
+    assert_eq!(out["artifacts"], 41, "{out}");
+    // Fetched: the old manifest, the old index and the one new fragment
+    // (and the fragments tree the old manifest names, which is no blob).
+    let after = missing(&blobless)?;
+    assert_eq!(before - after, 3, "fetched {} blobs", before - after);
+    let check = origin.catalogue_ok(&["check"])?;
+    assert_eq!(check["current"], true, "{check}");
+    Ok(())
+}
