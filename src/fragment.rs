@@ -21,6 +21,15 @@ pub use verbatim::{JsonError, MAX_DEPTH};
 /// attack), and refusing it before parsing keeps every command's memory bounded.
 pub const MAX_FRAGMENT_BYTES: usize = 1 << 20;
 
+/// The deepest nesting of arrays and objects a fragment may have, counting the
+/// fragment object itself.
+///
+/// `manifest.json` (and `list --json`) put a fragment's fields two levels deeper, under
+/// `fragments` and the key, and must stay within [`MAX_DEPTH`], the most serde_json and
+/// so many JSON tools read. A fragment nested deeper would produce a manifest that
+/// nobody, this tool included, could read back.
+pub const MAX_FRAGMENT_DEPTH: usize = MAX_DEPTH - 2;
+
 /// The longest key the contract allows: one leading character plus up to 127 more.
 const MAX_KEY_LEN: usize = 128;
 
@@ -140,7 +149,7 @@ impl Fragment {
         if bytes.len() > MAX_FRAGMENT_BYTES {
             return Err(FragmentError::TooLarge { size: bytes.len() });
         }
-        let value = parse_json(bytes).map_err(FragmentError::from)?;
+        let value = verbatim::parse(bytes, MAX_FRAGMENT_DEPTH).map_err(FragmentError::from)?;
         let Value::Object(mut fields) = value else {
             return Err(FragmentError::NotAnObject);
         };
@@ -195,11 +204,12 @@ impl Fragment {
 /// Parse a JSON text the way fragments are read: numbers kept exactly as written
 /// (`1e400` stays `1e400`, not serde_json's `1e+400`), strings as their Unicode
 /// characters, object keys in order, a repeated key refused, nesting at most
-/// [`MAX_DEPTH`] levels. See the module `verbatim` for what "verbatim" means.
+/// [`MAX_DEPTH`] levels (fragments themselves are held to [`MAX_FRAGMENT_DEPTH`]).
+/// See the module `verbatim` for what "verbatim" means.
 ///
 /// Serialising the result with serde_json writes every number back as it was read.
 pub fn parse_json(bytes: &[u8]) -> Result<Value, JsonError> {
-    verbatim::parse(bytes)
+    verbatim::parse(bytes, MAX_DEPTH)
 }
 
 /// Check one element of `artifacts` and return its fields.
@@ -641,6 +651,33 @@ mod tests {
             .to_string();
         assert!(message.contains("`path` twice"), "{message}");
         assert!(message.contains("`/artifacts/0`"), "{message}");
+    }
+
+    #[test]
+    fn fragments_nest_two_levels_less_than_json_so_their_manifest_stays_readable() -> TestResult {
+        let nested = |depth: usize| {
+            format!(
+                r#"{{"artifacts": [], "deep": {}1{}}}"#,
+                "[".repeat(depth - 1),
+                "]".repeat(depth - 1)
+            )
+        };
+        let deepest = parse(&nested(MAX_FRAGMENT_DEPTH))?;
+        let manifest = crate::manifest::Manifest::build(vec![deepest], "s")?.to_json();
+        serde_json::from_slice::<Value>(&manifest)?;
+        parse_json(&manifest)?;
+        match parse(&nested(MAX_FRAGMENT_DEPTH + 1)) {
+            Err(FragmentError::Json { message }) => {
+                assert!(
+                    message.contains("nested deeper than 125 levels"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a nesting error, got {other:?}"),
+        }
+        // The same text is JSON any reader takes; only as a fragment is it refused.
+        parse_json(nested(MAX_FRAGMENT_DEPTH + 1).as_bytes())?;
+        Ok(())
     }
 
     #[test]

@@ -26,20 +26,26 @@
 //! - Whitespace between tokens is layout, not data, and is not kept.
 //!
 //! The grammar is RFC 8259's, strictly: no comments, no trailing commas, no leading
-//! zeros or `+` on numbers, no byte order mark, valid UTF-8, nesting at most
-//! [`MAX_DEPTH`] levels (the depth serde_json allows too, which also keeps the reader's
-//! recursion bounded on hostile input).
+//! zeros or `+` on numbers, no byte order mark, valid UTF-8, nesting at most the
+//! caller's limit, itself at most [`MAX_DEPTH`] (serde_json's), which also keeps the
+//! reader's recursion bounded on hostile input.
 
 use std::fmt;
 
 use serde_json::{Map, Number, Value};
 
-/// The deepest nesting of arrays and objects accepted.
+/// The deepest nesting of arrays and objects a JSON text may have: serde_json's limit,
+/// so whatever this reader takes, serde_json (and tools built on it) can read too.
 pub const MAX_DEPTH: usize = 127;
 
-/// Parse one JSON text, keeping numbers as written and refusing repeated keys.
-pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
-    let mut reader = Reader { bytes, pos: 0 };
+/// Parse one JSON text nested at most `max_depth` levels, keeping numbers as written
+/// and refusing repeated keys.
+pub fn parse(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
+    let mut reader = Reader {
+        bytes,
+        pos: 0,
+        max_depth,
+    };
     let result = reader.skip_whitespace().and_then(|()| {
         let value = reader.value(0)?;
         reader.skip_whitespace()?;
@@ -160,6 +166,7 @@ impl Failure {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    max_depth: usize,
 }
 
 impl Reader<'_> {
@@ -201,9 +208,10 @@ impl Reader<'_> {
     }
 
     fn enter(&self, depth: usize) -> Result<(), Failure> {
-        if depth > MAX_DEPTH {
+        if depth > self.max_depth {
             return Err(self.syntax(&format!(
-                "arrays and objects nested deeper than {MAX_DEPTH} levels"
+                "arrays and objects nested deeper than {} levels",
+                self.max_depth
             )));
         }
         Ok(())
@@ -464,8 +472,12 @@ mod tests {
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+    fn parse_all(json: &[u8]) -> Result<Value, JsonError> {
+        parse(json, MAX_DEPTH)
+    }
+
     fn text_of(json: &str) -> Result<String, Box<dyn std::error::Error>> {
-        Ok(serde_json::to_string(&parse(json.as_bytes())?)?)
+        Ok(serde_json::to_string(&parse(json.as_bytes(), MAX_DEPTH)?)?)
     }
 
     #[test]
@@ -487,7 +499,7 @@ mod tests {
             "-9223372036854775809",
             "123",
         ] {
-            let value = parse(number.as_bytes())?;
+            let value = parse(number.as_bytes(), MAX_DEPTH)?;
             assert_eq!(value.to_string(), number);
             assert_eq!(serde_json::to_string(&value)?, number);
             assert_eq!(serde_json::to_string_pretty(&value)?, number);
@@ -524,7 +536,7 @@ mod tests {
         ];
         for (json, expected) in cases {
             assert_eq!(
-                parse(json.as_bytes())?,
+                parse(json.as_bytes(), MAX_DEPTH)?,
                 Value::String(expected.into()),
                 "{json}"
             );
@@ -552,7 +564,7 @@ mod tests {
         ];
         for (json, key, object, line, column) in cases {
             assert_eq!(
-                parse(json.as_bytes()),
+                parse(json.as_bytes(), MAX_DEPTH),
                 Err(JsonError::DuplicateKey {
                     key: key.into(),
                     object: object.into(),
@@ -562,7 +574,7 @@ mod tests {
                 "{json}"
             );
         }
-        let message = parse(br#"{"artifacts": [{"path": "a", "path": "b"}]}"#)
+        let message = parse_all(br#"{"artifacts": [{"path": "a", "path": "b"}]}"#)
             .expect_err("repeated key")
             .to_string();
         assert_eq!(
@@ -578,7 +590,7 @@ mod tests {
         // `arbitrary_precision`); a fragment must keep what its author wrote.
         let json = r#"{"$serde_json::private::Number":"12"}"#;
         assert_eq!(text_of(json)?, json);
-        assert!(parse(json.as_bytes())?.is_object());
+        assert!(parse(json.as_bytes(), MAX_DEPTH)?.is_object());
         Ok(())
     }
 
@@ -656,7 +668,7 @@ mod tests {
         ];
         for &(json, message, line, column) in cases {
             assert_eq!(
-                parse(json),
+                parse(json, MAX_DEPTH),
                 Err(JsonError::Syntax {
                     message: message.into(),
                     line,
@@ -677,16 +689,16 @@ mod tests {
     #[test]
     fn nesting_is_limited_to_max_depth() -> TestResult {
         let deepest = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        parse(deepest.as_bytes())?;
+        parse(deepest.as_bytes(), MAX_DEPTH)?;
         // The same limit as serde_json's reader, so no fragment it accepted is refused now.
         serde_json::from_str::<Value>(&deepest)?;
         let deeper = format!("[{deepest}]");
         assert!(serde_json::from_str::<Value>(&deeper).is_err());
         let objects = format!("{}1{}", "{\"a\":".repeat(MAX_DEPTH), "}".repeat(MAX_DEPTH));
-        parse(objects.as_bytes())?;
+        parse(objects.as_bytes(), MAX_DEPTH)?;
         let too_deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
         assert_eq!(
-            parse(too_deep.as_bytes()),
+            parse(too_deep.as_bytes(), MAX_DEPTH),
             Err(JsonError::Syntax {
                 message: "arrays and objects nested deeper than 127 levels".into(),
                 line: 1,
@@ -694,14 +706,14 @@ mod tests {
             })
         );
         // A megabyte of brackets is refused without exhausting the stack.
-        assert!(parse(&vec![b'['; 1 << 20]).is_err());
+        assert!(parse(&vec![b'['; 1 << 20], MAX_DEPTH).is_err());
         Ok(())
     }
 
     #[test]
     fn errors_display_on_one_line() {
         for json in [&b"{\"a\n\": 1}"[..], b"{\"a\\n\":1,\"a\\n\":2}", b"[\n\n x"] {
-            let message = parse(json).expect_err("invalid").to_string();
+            let message = parse(json, MAX_DEPTH).expect_err("invalid").to_string();
             assert!(!message.contains('\n') && !message.is_empty(), "{message}");
         }
     }
