@@ -11,11 +11,24 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+mod verbatim;
+
+pub use verbatim::{JsonError, MAX_DEPTH};
+
 /// The largest fragment blob we accept. Exactly 1 MiB is allowed, one byte more is not.
 ///
 /// A fragment describes a handful of artifacts; anything larger is a mistake (or an
 /// attack), and refusing it before parsing keeps every command's memory bounded.
 pub const MAX_FRAGMENT_BYTES: usize = 1 << 20;
+
+/// The deepest nesting of arrays and objects a fragment may have, counting the
+/// fragment object itself.
+///
+/// `manifest.json` (and `list --json`) put a fragment's fields two levels deeper, under
+/// `fragments` and the key, and must stay within [`MAX_DEPTH`], the most serde_json and
+/// so many JSON tools read. A fragment nested deeper would produce a manifest that
+/// nobody, this tool included, could read back.
+pub const MAX_FRAGMENT_DEPTH: usize = MAX_DEPTH - 2;
 
 /// The longest key the contract allows: one leading character plus up to 127 more.
 const MAX_KEY_LEN: usize = 128;
@@ -128,15 +141,15 @@ pub struct Fragment {
 impl Fragment {
     /// Parse and validate fragment bytes (CONTRACT §1 schema v1).
     ///
-    /// The size limit is checked before any parsing. Numbers are kept digit for digit
-    /// and fields keep the author's order, because the manifest copies them verbatim.
+    /// The size limit is checked before any parsing. The JSON is read by
+    /// [`parse_json`]: numbers are kept as written, strings as their characters, fields
+    /// in the author's order, and a key repeated in one object is an error, because the
+    /// manifest copies all of it verbatim.
     pub fn parse(key: FragmentKey, bytes: &[u8]) -> Result<Fragment, FragmentError> {
         if bytes.len() > MAX_FRAGMENT_BYTES {
             return Err(FragmentError::TooLarge { size: bytes.len() });
         }
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| FragmentError::Json {
-            message: e.to_string(),
-        })?;
+        let value = verbatim::parse(bytes, MAX_FRAGMENT_DEPTH).map_err(FragmentError::from)?;
         let Value::Object(mut fields) = value else {
             return Err(FragmentError::NotAnObject);
         };
@@ -188,6 +201,17 @@ impl Fragment {
     }
 }
 
+/// Parse a JSON text the way fragments are read: numbers kept exactly as written
+/// (`1e400` stays `1e400`, not serde_json's `1e+400`), strings as their Unicode
+/// characters, object keys in order, a repeated key refused, nesting at most
+/// [`MAX_DEPTH`] levels (fragments themselves are held to [`MAX_FRAGMENT_DEPTH`]).
+/// See the module `verbatim` for what "verbatim" means.
+///
+/// Serialising the result with serde_json writes every number back as it was read.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, JsonError> {
+    verbatim::parse(bytes, MAX_DEPTH)
+}
+
 /// Check one element of `artifacts` and return its fields.
 fn validate_artifact(index: usize, item: Value) -> Result<Map<String, Value>, FragmentError> {
     let Value::Object(fields) = item else {
@@ -228,8 +252,19 @@ pub enum FragmentError {
     },
     /// The bytes are not JSON.
     Json {
-        /// serde_json's message, including line and column.
+        /// What is wrong, with its line and column.
         message: String,
+    },
+    /// One object in the fragment holds the same key twice.
+    DuplicateKey {
+        /// The repeated key.
+        key: String,
+        /// JSON Pointer of the object holding it (empty for the top level).
+        object: String,
+        /// 1-based line of the second occurrence.
+        line: usize,
+        /// 1-based column (in bytes) of the second occurrence.
+        column: usize,
     },
     /// The JSON is not an object.
     NotAnObject,
@@ -275,6 +310,21 @@ impl fmt::Display for FragmentError {
                 "fragment is {size} bytes, larger than the limit of {MAX_FRAGMENT_BYTES} bytes (1 MiB)"
             ),
             FragmentError::Json { message } => write!(f, "fragment is not valid JSON: {message}"),
+            FragmentError::DuplicateKey {
+                key,
+                object,
+                line,
+                column,
+            } => write!(
+                f,
+                "fragment is ambiguous: {}",
+                JsonError::DuplicateKey {
+                    key: key.clone(),
+                    object: object.clone(),
+                    line: *line,
+                    column: *column,
+                }
+            ),
             FragmentError::NotAnObject => f.write_str("fragment is not a JSON object"),
             FragmentError::MissingArtifacts => {
                 f.write_str("fragment has no `artifacts` field (an array of objects is required)")
@@ -297,6 +347,27 @@ impl fmt::Display for FragmentError {
                 field.escape_debug()
             ),
             FragmentError::BadIssue => f.write_str("fragment's `issue` is neither a number nor a string"),
+        }
+    }
+}
+
+impl From<JsonError> for FragmentError {
+    fn from(error: JsonError) -> FragmentError {
+        match error {
+            JsonError::Syntax { .. } => FragmentError::Json {
+                message: error.to_string(),
+            },
+            JsonError::DuplicateKey {
+                key,
+                object,
+                line,
+                column,
+            } => FragmentError::DuplicateKey {
+                key,
+                object,
+                line,
+                column,
+            },
         }
     }
 }
@@ -507,13 +578,105 @@ mod tests {
             "123456789012345678901234567890"
         );
         assert_eq!(f.fields["f"].to_string(), "1.50");
-        // serde_json spells every exponent `e+`/`e-`; the digits are kept as written.
-        assert_eq!(f.fields["e"].to_string(), "1e+400");
+        // Exactly as written: serde_json's own reader would give `1e+400`.
+        assert_eq!(f.fields["e"].to_string(), "1E+400");
         assert_eq!(f.issue().map(Value::to_string).as_deref(), Some("123"));
         assert_eq!(f.artifacts.len(), 1);
         let artifact_names: Vec<_> = f.artifacts[0].keys().map(String::as_str).collect();
         assert_eq!(artifact_names, ["title", "path", "n"]);
         assert_eq!(f.artifacts[0]["n"].to_string(), "-0.0");
+        Ok(())
+    }
+
+    #[test]
+    fn numbers_survive_parse_and_to_bytes_exactly_as_written() -> TestResult {
+        let numbers = [
+            "12345678901234567890123",
+            "1e400",
+            "-0",
+            "1E5",
+            "0.10",
+            "-1.5E-7",
+        ];
+        let json = format!(
+            r#"{{"issue": 1e0, "n": [{}], "artifacts": [{{"path": "a", "size": 1E5}}]}}"#,
+            numbers.join(", ")
+        );
+        let f = parse(&json)?;
+        let bytes = String::from_utf8(f.to_bytes())?;
+        for number in numbers {
+            assert!(
+                bytes.contains(&format!("\n    {number}")),
+                "{number}: {bytes}"
+            );
+        }
+        assert!(bytes.contains("\"issue\": 1e0,"), "{bytes}");
+        assert!(bytes.contains("\"size\": 1E5\n"), "{bytes}");
+        assert_eq!(Fragment::parse(key("k"), bytes.as_bytes())?, f);
+        Ok(())
+    }
+
+    #[test]
+    fn a_repeated_key_anywhere_is_refused_with_the_key_and_its_object() {
+        let cases = [
+            (
+                r#"{"artifacts": [], "artifacts": [{"path": "a"}]}"#,
+                "artifacts",
+                "",
+            ),
+            (r#"{"issue": 1, "issue": 2, "artifacts": []}"#, "issue", ""),
+            (
+                r#"{"artifacts": [{"path": "a", "kind": "x", "kind": "y"}]}"#,
+                "kind",
+                "/artifacts/0",
+            ),
+            (
+                r#"{"run": {"id": 1, "id": 2}, "artifacts": []}"#,
+                "id",
+                "/run",
+            ),
+        ];
+        for (json, key, object) in cases {
+            match parse(json) {
+                Err(FragmentError::DuplicateKey {
+                    key: k, object: o, ..
+                }) => {
+                    assert_eq!((k.as_str(), o.as_str()), (key, object), "{json}");
+                }
+                other => panic!("{json}: expected DuplicateKey, got {other:?}"),
+            }
+        }
+        let message = parse(r#"{"artifacts": [{"path": "a", "path": "b"}]}"#)
+            .expect_err("repeated key")
+            .to_string();
+        assert!(message.contains("`path` twice"), "{message}");
+        assert!(message.contains("`/artifacts/0`"), "{message}");
+    }
+
+    #[test]
+    fn fragments_nest_two_levels_less_than_json_so_their_manifest_stays_readable() -> TestResult {
+        let nested = |depth: usize| {
+            format!(
+                r#"{{"artifacts": [], "deep": {}1{}}}"#,
+                "[".repeat(depth - 1),
+                "]".repeat(depth - 1)
+            )
+        };
+        let deepest = parse(&nested(MAX_FRAGMENT_DEPTH))?;
+        let manifest = crate::manifest::Manifest::build(vec![deepest], "s")?.to_json();
+        serde_json::from_slice::<Value>(&manifest)?;
+        parse_json(&manifest)?;
+        match parse(&nested(MAX_FRAGMENT_DEPTH + 1)) {
+            Err(FragmentError::Json { message }) => {
+                assert!(
+                    message.contains("nested deeper than 125 levels"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a nesting error, got {other:?}"),
+        }
+        // The same text is JSON any reader takes; only as a fragment is it refused.
+        parse_json(nested(MAX_FRAGMENT_DEPTH + 1).as_bytes())?;
         Ok(())
     }
 
@@ -678,6 +841,12 @@ mod tests {
                 field: "issue".into(),
             },
             FragmentError::BadIssue,
+            FragmentError::DuplicateKey {
+                key: "a\nb".into(),
+                object: "/x\n".into(),
+                line: 1,
+                column: 2,
+            },
         ];
         for error in errors {
             let message = error.to_string();

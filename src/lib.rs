@@ -321,11 +321,14 @@ pub fn run_with_repo(
                 artifacts.len(),
                 fragments.len()
             ));
-            report.json = obj(json!({
-                "commit": commit.to_string(),
-                "fragments": fragments,
-                "artifacts": artifacts,
-            }));
+            // Moved in, not interpolated with `json!`: that re-serialises every value
+            // through `serde_json::to_value`, which respells numbers (`1e400` becomes
+            // `1e+400`), and list must show the fields exactly as the manifest does.
+            let mut json = Map::new();
+            json.insert("commit".to_owned(), Value::String(commit.to_string()));
+            json.insert("fragments".to_owned(), Value::Object(fragments));
+            json.insert("artifacts".to_owned(), Value::Array(artifacts));
+            report.json = json;
             Ok(report)
         }
     }

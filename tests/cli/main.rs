@@ -10,6 +10,7 @@ mod support;
 mod bad_input;
 mod check_list;
 mod consolidate;
+mod faithful;
 mod history;
 mod incremental;
 mod index_md;
