@@ -115,12 +115,11 @@ fn incremental(
         .objects
         .find_blob(&manifest, &mut buf)
         .map_err(|e| anyhow!("cannot read blob {manifest}: {e:?}"))?
-        .data
-        .to_vec();
+        .data;
     let mut m = nonce();
-    m.extend_from_slice(&old);
+    m.extend_from_slice(old);
     let mut i = nonce();
-    i.extend_from_slice(&old);
+    i.extend_from_slice(&old[..old.len().min(index_bytes)]);
     let (m_id, i_id) = (
         write(repo, m, manifest_bytes)?,
         write(repo, i, index_bytes)?,
