@@ -164,11 +164,14 @@ setup() {
 }
 
 # rerun REF PARENT K: a commit on PARENT, at REF, in which issue-K has a new
-# run id, as a re-run of that issue would write. Prints the commit.
+# run id and new artifact titles, as a re-run of that issue would write: the
+# fragment's entry and its artifact lines in the manifest change, and its
+# rows in the index. Prints the commit.
 rerun() {
   local ref=$1 parent=$2 k=$3 blob
   blob=$(git cat-file -p "$parent:catalogue/fragments/issue-$k.json" |
-    sed 's/"id": \([0-9]*\)/"id": 1\1/' | git hash-object -w --stdin)
+    sed -e 's/"id": \([0-9]*\)/"id": 1\1/' -e 's/"title": "\(.*\)"/"title": "\1, re-run"/' |
+    git hash-object -w --stdin)
   fast_commit "$ref" "re-run of issue-$k" "$parent" "M 100644 $blob catalogue/fragments/issue-$k.json"
   git rev-parse --verify "$ref"
 }
@@ -309,6 +312,7 @@ median() {
 
 machine() {
   echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/^Mem:/ { print $2 " GiB RAM" }'); $(git --version); python $("$PYTHON" -c 'import platform; print(platform.python_version())')"
+  echo "load average at start (other processes share the cores): $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "binary: $bin, built from $(git -C "$top" rev-parse --short HEAD)$(if [ -n "$(git -C "$top" status --porcelain -- src Cargo.toml Cargo.lock)" ]; then echo ' (with local changes)'; fi)"
 }
 
@@ -334,7 +338,7 @@ run_table() {
     reset full
     summary["$n"]="$artifacts artifacts, manifest $manifest_bytes B, index $index_bytes B"
     cd "$work"
-    rm -rf "$repo"
+    if [ "${KEEP:-0}" != 1 ]; then rm -rf "$repo"; fi
   done
   print_table
 }
@@ -342,7 +346,7 @@ run_table() {
 print_table() {
   local n method m floor_m full_m ratio_floor
   echo
-  printf '%-8s %-22s %10s %8s %9s %9s\n' N method "median s" "÷ full" "÷ floor" "peak MiB"
+  printf '%-8s %-22s %10s %8s %9s %9s\n' N method "median s" "/ full" "/ floor" "peak MiB"
   for n in "${sizes[@]}"; do
     full_m=$(median "${times[$n/full]}")
     for method in "${methods[@]}"; do
@@ -445,7 +449,7 @@ run_compression() {
     done
     git config --unset core.looseCompression || true
     cd "$work"
-    rm -rf "$repo"
+    if [ "${KEEP:-0}" != 1 ]; then rm -rf "$repo"; fi
   done
   echo
   printf '%-8s %-6s %-22s %10s %14s\n' N level method "median s" "written B"
