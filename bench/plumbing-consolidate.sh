@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The git-plumbing pipeline a team could write instead of git-catalogue, the
+# baseline of issue 5 that bench/consolidate.sh times: `ls-tree` the fragments
+# folder of main's tip, `cat-file --batch` every fragment into a script that
+# builds manifest.json and index.md (bench/render-catalogue.py, the same
+# content as the tool's), `hash-object -w` both, `mktree` the catalogue folder
+# and the root, `commit-tree`, and `update-ref` with the old tip as the
+# expected value. No checkout. Run inside the repository (bare or not).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+branch=refs/heads/main
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+tip=$(git rev-parse --verify "$branch^{commit}")
+fragments=$(git rev-parse --verify "$tip:catalogue/fragments")
+git ls-tree "$fragments" >"$tmp/list"
+# The same selection render-catalogue.py makes from the list: regular files
+# named *.json, in ls-tree order.
+awk -F'\t' '{ split($1, m, " ") } m[1] == "100644" && m[2] == "blob" && $2 ~ /\.json$/ { print m[3] }' "$tmp/list" |
+  git cat-file --batch |
+  "${PYTHON:-python3}" "$here/render-catalogue.py" batch "$tmp/list" "$fragments" "$tmp"
+
+ids=$(git hash-object -w "$tmp/manifest.json" "$tmp/index.md")
+manifest=${ids%%$'\n'*}
+index=${ids##*$'\n'}
+catalogue=$(
+  {
+    git ls-tree "$tip:catalogue" | awk -F'\t' '$2 != "manifest.json" && $2 != "index.md"'
+    printf '100644 blob %s\tmanifest.json\n100644 blob %s\tindex.md\n' "$manifest" "$index"
+  } | git mktree
+)
+root=$(
+  {
+    git ls-tree "$tip" | awk -F'\t' '$2 != "catalogue"'
+    printf '040000 tree %s\tcatalogue\n' "$catalogue"
+  } | git mktree
+)
+if [ "$root" = "$(git rev-parse "$tip^{tree}")" ]; then
+  echo "catalogue already current"
+  exit 0
+fi
+commit=$(git commit-tree "$root" -p "$tip" -m "catalogue: consolidate (git plumbing)")
+git update-ref -m "catalogue: consolidate" "$branch" "$commit" "$tip"
+echo "$commit"
