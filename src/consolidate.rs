@@ -125,14 +125,25 @@ pub fn render_tree(
     let mut blobs = listing.blobs;
     // Natural key order is the manifest's: each fragment is rendered as it
     // arrives, and dropped.
-    blobs.sort_by(|a, b| a.key.cmp(&b.key));
+    blobs.sort_by_cached_key(|b| crate::manifest::natural_key(b.key.as_str()));
     let ids: Vec<ObjectId> = blobs.iter().map(|b| b.id).collect();
     fetch(&ids)?;
     let source = listing.source.to_string();
     let mut writer = Writer::new(&source, Some(&settings.dir), true);
-    store::for_each_fragment(repo, &blobs, |fragment| {
-        writer.push(&fragment).map_err(duplicate_error)
-    })?;
+    store::map_fragments(
+        repo,
+        &blobs,
+        64,
+        |fragments| {
+            let mut batch = Writer::batch(Some(&settings.dir));
+            for fragment in &fragments {
+                // A batch records its paths; `absorb` checks them.
+                let _ = batch.push(fragment);
+            }
+            batch
+        },
+        |batch| writer.absorb(batch).map_err(duplicate_error),
+    )?;
     Ok(Rendered {
         outputs: writer.finish(),
         source: listing.source,

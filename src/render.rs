@@ -50,14 +50,24 @@ pub struct Writer {
     without: Vec<String>,
     fragments: usize,
     artifacts: usize,
-    /// Artifact path -> the fragment claiming it, when duplicates are checked.
-    claims: Option<Claims>,
+    /// What it records of the artifact paths each fragment claims.
+    claims: Claims,
 }
 
-#[derive(Default)]
-struct Claims {
-    keys: Vec<FragmentKey>,
-    by_path: HashMap<Box<str>, u32>,
+/// The artifact paths a writer has seen, by the fragment claiming them.
+enum Claims {
+    /// Not recorded: the caller checked duplicates already.
+    Off,
+    /// Checked on every push: path -> index into `keys`.
+    Check {
+        keys: Vec<FragmentKey>,
+        by_path: HashMap<Box<str>, u32>,
+    },
+    /// Recorded in order, for [`Writer::absorb`] to check: a batch.
+    Record {
+        keys: Vec<FragmentKey>,
+        paths: Vec<(Box<str>, u32)>,
+    },
 }
 
 /// One artifact line: `fragment`, then `issue` when the fragment has one,
@@ -103,8 +113,68 @@ impl Writer {
             without: Vec::new(),
             fragments: 0,
             artifacts: 0,
-            claims: check_duplicates.then(Claims::default),
+            claims: if check_duplicates {
+                Claims::Check {
+                    keys: Vec::new(),
+                    by_path: HashMap::new(),
+                }
+            } else {
+                Claims::Off
+            },
         }
+    }
+
+    /// A writer for a batch of consecutive fragments, rendered apart (on
+    /// another thread) and then added to the main writer by
+    /// [`Writer::absorb`], which checks the paths it claims.
+    pub fn batch(dir: Option<&str>) -> Writer {
+        let mut writer = Writer::new("", dir, false);
+        writer.claims = Claims::Record {
+            keys: Vec::new(),
+            paths: Vec::new(),
+        };
+        writer
+    }
+
+    /// Append a batch that follows every fragment pushed so far, checking
+    /// its paths against all claimed before, in order: the error is the one
+    /// pushing its fragments here would give.
+    pub fn absorb(&mut self, batch: Writer) -> Result<(), DuplicatePath> {
+        if let (
+            Claims::Check { keys, by_path },
+            Claims::Record {
+                keys: theirs,
+                paths,
+            },
+        ) = (&mut self.claims, batch.claims)
+        {
+            let offset = u32::try_from(keys.len()).expect("fewer than 2^32 fragments");
+            keys.extend(theirs);
+            for (path, i) in paths {
+                let me = offset + i;
+                if let Some(first) = by_path.insert(path.clone(), me) {
+                    return Err(DuplicatePath {
+                        path: path.into_string(),
+                        first: keys[first as usize].clone(),
+                        second: keys[me as usize].clone(),
+                    });
+                }
+            }
+        }
+        for (ours, theirs) in [
+            (&mut self.blocks, batch.blocks),
+            (&mut self.lines, batch.lines),
+        ] {
+            if !theirs.is_empty() {
+                separate(ours);
+                ours.extend_from_slice(&theirs);
+            }
+        }
+        self.rows.push_str(&batch.rows);
+        self.without.extend(batch.without);
+        self.fragments += batch.fragments;
+        self.artifacts += batch.artifacts;
+        Ok(())
     }
 
     /// Add one fragment. Fragments must come in natural key order.
@@ -118,17 +188,25 @@ impl Writer {
             .map(|fields| (path_of(fields), fields))
             .collect();
         own.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        if let Some(claims) = &mut self.claims {
-            let me = u32::try_from(claims.keys.len()).expect("fewer than 2^32 fragments");
-            claims.keys.push(fragment.key.clone());
-            for (path, _) in &own {
-                if let Some(first) = claims.by_path.insert((*path).into(), me) {
-                    return Err(DuplicatePath {
-                        path: (*path).to_owned(),
-                        first: claims.keys[first as usize].clone(),
-                        second: fragment.key.clone(),
-                    });
+        match &mut self.claims {
+            Claims::Off => {}
+            Claims::Check { keys, by_path } => {
+                let me = u32::try_from(keys.len()).expect("fewer than 2^32 fragments");
+                keys.push(fragment.key.clone());
+                for (path, _) in &own {
+                    if let Some(first) = by_path.insert((*path).into(), me) {
+                        return Err(DuplicatePath {
+                            path: (*path).to_owned(),
+                            first: keys[first as usize].clone(),
+                            second: fragment.key.clone(),
+                        });
+                    }
                 }
+            }
+            Claims::Record { keys, paths } => {
+                let me = u32::try_from(keys.len()).expect("fewer than 2^32 fragments");
+                keys.push(fragment.key.clone());
+                paths.extend(own.iter().map(|(path, _)| ((*path).into(), me)));
             }
         }
         separate(&mut self.blocks);
@@ -749,6 +827,38 @@ mod tests {
             r#"{"artifacts":[{"path":"x \"q\".md"}]}"#,
         ));
         assert_eq!(moved, full(&next, NEXT));
+    }
+
+    /// Batches rendered apart and absorbed in order give the bytes, and the
+    /// duplicate error, of pushing every fragment to one writer.
+    #[test]
+    fn absorbed_batches_equal_one_writer() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let paths = ["docs", "src"];
+        for round in 0..300 {
+            let mut set: Vec<Fragment> = (0..rng.below(12))
+                .map(|i| random_fragment(&mut rng, &format!("issue-{i}"), &paths))
+                .collect();
+            set.sort_by(|a, b| a.key.cmp(&b.key));
+            let mut one = Writer::new(TREE, Some("catalogue"), true);
+            let want = set
+                .iter()
+                .try_for_each(|f| one.push(f))
+                .map(|()| one.finish());
+            let mut main = Writer::new(TREE, Some("catalogue"), true);
+            let size = 1 + rng.below(4);
+            let got = set
+                .chunks(size)
+                .try_for_each(|chunk| {
+                    let mut batch = Writer::batch(Some("catalogue"));
+                    for f in chunk {
+                        let _ = batch.push(f);
+                    }
+                    main.absorb(batch)
+                })
+                .map(|()| main.finish());
+            assert_eq!(got, want, "round {round}, batches of {size}");
+        }
     }
 
     /// Random catalogues, random changes (adds, modifications, deletions,

@@ -454,28 +454,47 @@ fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Orderi
     })
 }
 
-/// Read and parse fragment blobs in the given order, handing each to `each`.
-/// A second thread inflates and parses while `each` runs, so the caller
-/// holds one fragment at a time. Stops at the first error.
-pub fn for_each_fragment(
+/// Read and parse fragment blobs in batches of `batch`, run `work` on each
+/// batch, and hand the results to `each` in the order of `blobs`.
+///
+/// Two threads share the batches (this machine class has two cores, and
+/// inflating, parsing and rendering 100,000 fragments is the bulk of a full
+/// consolidation), each fragment is dropped on the thread that parsed it,
+/// and `each` runs here. The first error in the order of `blobs` is
+/// returned, whichever thread met it.
+pub fn map_fragments<T: Send>(
     repo: &Repository,
     blobs: &[FragmentBlob],
-    mut each: impl FnMut(Fragment) -> Result<()>,
+    batch: usize,
+    work: impl Fn(Vec<Fragment>) -> T + Sync,
+    mut each: impl FnMut(T) -> Result<()>,
 ) -> Result<()> {
-    let reader = repo.clone();
+    const WORKERS: usize = 2;
+    let chunks: Vec<&[FragmentBlob]> = blobs.chunks(batch.max(1)).collect();
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Fragment>>(256);
-        scope.spawn(move || {
-            for blob in blobs {
-                let read = read_fragment(&reader, blob);
-                let failed = read.is_err();
-                if tx.send(read).is_err() || failed {
-                    break;
+        let mut results = Vec::with_capacity(WORKERS);
+        for w in 0..WORKERS {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<T>>(4);
+            results.push(rx);
+            let reader = repo.clone();
+            let (chunks, work) = (&chunks, &work);
+            scope.spawn(move || {
+                for chunk in chunks.iter().skip(w).step_by(WORKERS) {
+                    let read: Result<Vec<Fragment>> =
+                        chunk.iter().map(|b| read_fragment(&reader, b)).collect();
+                    let out = read.map(work);
+                    let failed = out.is_err();
+                    if tx.send(out).is_err() || failed {
+                        break;
+                    }
                 }
-            }
-        });
-        for read in rx {
-            each(read?)?;
+            });
+        }
+        for i in 0..chunks.len() {
+            let out = results[i % WORKERS].recv().map_err(|_| {
+                Error::new(ErrorKind::Git, "a fragment reader stopped before its batch")
+            })??;
+            each(out)?;
         }
         Ok(())
     })
