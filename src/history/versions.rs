@@ -116,8 +116,13 @@ impl Interner {
         if let Some(&e) = self.by_bytes.get(raw) {
             return e;
         }
-        let e = match serde_json::from_slice::<Value>(raw) {
-            Ok(Value::Object(fields)) => match fields.get("path") {
+        // Numbers as written (serde_json would respell `1E5` as `1e+5`); an
+        // old entry that repeats a key is still read, its last value winning.
+        let value = crate::fragment::parse_json(raw)
+            .ok()
+            .or_else(|| serde_json::from_slice::<Value>(raw).ok());
+        let e = match value {
+            Some(Value::Object(fields)) => match fields.get("path") {
                 Some(Value::String(p)) => {
                     let path = self.intern_path(p);
                     let n = id(self.entries.len());
@@ -451,6 +456,24 @@ mod tests {
         assert!(whole(b"42").is_err());
         assert!(whole(br#"{"artifacts":3}"#).is_err());
         assert!(whole(br#"{"other":[]}"#).is_err());
+    }
+
+    #[test]
+    fn entries_keep_numbers_as_written() {
+        let mut i = Interner::default();
+        let r = i
+            .parse(
+                br#"[{"path":"a","n":1E5,"big":1e400},{"path":"b","k":1,"k":2}]"#,
+                None,
+            )
+            .expect("valid");
+        let got = named(&i, &r.entries);
+        assert_eq!(
+            serde_json::to_string(&got[0].1).expect("json"),
+            r#"{"path":"a","n":1E5,"big":1e400}"#
+        );
+        // An old entry repeating a key is still an entry (its last value wins).
+        assert_eq!(got[1].1["k"], 2);
     }
 
     #[test]
