@@ -5,7 +5,7 @@
 //! retry rebuilds on the winner's commit: their fragments are read and land in
 //! the manifest, and nothing they wrote is overwritten.
 
-use std::collections::BTreeSet;
+use std::{borrow::Cow, collections::BTreeSet};
 
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
@@ -15,7 +15,7 @@ use crate::{
     index,
     manifest::{DuplicatePath, Manifest},
     publish::{self, Expected, Sink, Step},
-    render::{self, NotSpliced, Old, Outputs, Writer},
+    render::{self, NotSpliced, Old, Rope, Writer},
     settings::Settings,
     store::{self, TreeChange},
     worktree,
@@ -79,7 +79,7 @@ pub fn stale_paths(
         (settings.manifest_path(), manifest_json),
         (settings.index_path(), index_md),
     ] {
-        if !store::holds(repo, root, &path, bytes)? {
+        if !store::holds(repo, root, &path, &[bytes])? {
             stale.push(path);
         }
     }
@@ -88,9 +88,15 @@ pub fn stale_paths(
 
 /// The two files a tree's fragments make, and how they were made.
 #[derive(Debug)]
-pub struct Rendered {
-    /// Both files and their counts.
-    pub outputs: Outputs,
+pub struct Rendered<'a> {
+    /// `manifest.json`, in pieces (see [`render::Rope`]).
+    pub manifest: Rope<'a>,
+    /// `index.md`, in pieces.
+    pub index: Rope<'a>,
+    /// Fragments listed.
+    pub fragments: usize,
+    /// Artifacts listed.
+    pub artifacts: usize,
     /// The fragments tree they were built from.
     pub source: ObjectId,
     /// Skipped entries of the fragments folder.
@@ -101,24 +107,29 @@ pub struct Rendered {
     pub note: Option<String>,
 }
 
-/// Render manifest and index for `root`: incrementally from the tip's
-/// previous outputs when they name their `source` and it can be diffed,
-/// else by reading every fragment. `fetch` is handed the blobs about to be
-/// read, in one call, so a blobless clone can fetch the missing ones in one
-/// request.
-pub fn render_tree(
+/// Render manifest and index for `root` and hand them to `then`:
+/// incrementally from the tip's previous outputs when they name their
+/// `source` and it can be diffed, else by reading every fragment. The
+/// incremental outputs borrow the previous ones, which live only for the
+/// call. `fetch` is handed the blobs about to be read, so a blobless clone
+/// can fetch the missing ones in one request.
+pub fn render_tree<T>(
     repo: &Repository,
     root: ObjectId,
     settings: &Settings,
     full: bool,
     fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
-) -> Result<Rendered> {
+    then: impl FnOnce(Rendered<'_>) -> Result<T>,
+) -> Result<T> {
     let note = if full {
         None
     } else {
-        match incremental(repo, root, settings, fetch)? {
-            Ok(rendered) => return Ok(rendered),
+        match since_manifest(repo, root, settings, true, fetch)? {
             Err(why) => Some(why),
+            Ok(since) => match incremental(repo, settings, &since, fetch)? {
+                Ok(rendered) => return then(rendered),
+                Err(why) => Some(why),
+            },
         }
     };
     let listing = store::list_fragment_blobs(repo, root, &settings.dir)?.into_valid()?;
@@ -144,8 +155,12 @@ pub fn render_tree(
         },
         |batch| writer.absorb(batch).map_err(duplicate_error),
     )?;
-    Ok(Rendered {
-        outputs: writer.finish(),
+    let out = writer.finish();
+    then(Rendered {
+        manifest: vec![Cow::Owned(out.manifest)],
+        index: vec![Cow::Owned(out.index)],
+        fragments: out.fragments,
+        artifacts: out.artifacts,
         source: listing.source,
         warnings: listing.warnings,
         incremental: false,
@@ -246,17 +261,14 @@ fn source_of(manifest: &[u8]) -> Option<ObjectId> {
     ObjectId::from_hex(hex).ok()
 }
 
-/// The incremental path: `Ok(Err(why))` when it does not apply.
-fn incremental(
+/// The incremental path, on what [`since_manifest`] read: `Ok(Err(why))`
+/// when it does not apply.
+fn incremental<'a>(
     repo: &Repository,
-    root: ObjectId,
     settings: &Settings,
+    since: &'a Since,
     fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
-) -> Result<std::result::Result<Rendered, String>> {
-    let since = match since_manifest(repo, root, settings, true, fetch)? {
-        Ok(since) => since,
-        Err(why) => return Ok(Err(why)),
-    };
+) -> Result<std::result::Result<Rendered<'a>, String>> {
     let Some(old) = Old::cut(&since.manifest, since.index.as_deref()) else {
         return Ok(Err(format!(
             "`{}` or `{}` is not laid out as git-catalogue writes them",
@@ -264,7 +276,7 @@ fn incremental(
             settings.index_path()
         )));
     };
-    let diff = since.diff;
+    let diff = &since.diff;
     let ids: Vec<ObjectId> = diff.upserts.iter().map(|b| b.id).collect();
     fetch(&ids)?;
     let changed = diff
@@ -280,10 +292,13 @@ fn incremental(
         &since.source.to_string(),
         &settings.dir,
     ) {
-        Ok(outputs) => Ok(Ok(Rendered {
-            outputs,
+        Ok(spliced) => Ok(Ok(Rendered {
+            manifest: spliced.manifest,
+            index: spliced.index,
+            fragments: spliced.fragments,
+            artifacts: spliced.artifacts,
             source: since.source,
-            warnings: diff.warnings,
+            warnings: diff.warnings.clone(),
             incremental: true,
             note: None,
         })),
@@ -348,70 +363,92 @@ pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Re
             .with("ref", branch)
         })?;
         let root = store::commit_tree(repo, tip)?;
-        let rendered = render_tree(repo, root, settings, opts.full, &fetch)?;
-        let out = &rendered.outputs;
-        let mut outcome = Outcome {
-            changed: false,
-            commit: None,
-            tip,
-            attempts: 0,
-            fragments: out.fragments,
-            artifacts: out.artifacts,
-            source: rendered.source.to_string(),
-            incremental: rendered.incremental,
-            note: rendered.note.clone(),
-            warnings: rendered.warnings.clone(),
-        };
-        let paths = [settings.manifest_path(), settings.index_path()];
-        let mut current = true;
-        for (path, bytes) in paths.iter().zip([&out.manifest, &out.index]) {
-            current &= store::holds(repo, root, path, bytes)?;
-        }
-        if current {
-            return Ok(Step::Done(outcome));
-        }
-        outcome.changed = true;
-        if opts.dry_run {
-            return Ok(Step::Done(outcome));
-        }
-        let checkout = match opts.sink {
-            Sink::Local => worktree::checkout_of(repo, branch)?,
-            Sink::Remote(_) => None,
-        };
-        if let Some(c) = &checkout {
-            c.ensure_clean(&paths)?;
-        }
-        store::check_placement(repo, root, &[&paths[0], &paths[1]])?;
-        let mut changes = Vec::with_capacity(2);
-        for (path, bytes) in paths.iter().zip([&out.manifest, &out.index]) {
-            changes.push(TreeChange {
-                path: path.clone(),
-                kind: EntryKind::Blob,
-                id: store::write_blob(repo, bytes, path)?,
-            });
-        }
-        let tree = store::write_tree(repo, root, &changes)?;
-        let message = opts.message.clone().unwrap_or_else(|| {
-            format!(
-                "catalogue: consolidate {} fragment(s), {} artifact(s)\n\nsource: {}\n",
-                outcome.fragments, outcome.artifacts, outcome.source
-            )
-        });
-        let commit = store::write_commit(repo, tree, &[tip], &message)?;
-        let log = "catalogue: consolidate";
-        let cas = opts
-            .sink
-            .swap(repo, branch, Expected::At(tip), commit, log, false)?;
-        cas.step(|| {
-            if let Some(warning) = checkout.as_ref().and_then(|c| c.follow(tip, commit)) {
-                outcome.warnings.push(warning);
-            }
-            outcome.commit = Some(commit);
-            outcome.tip = commit;
-            Ok(outcome)
+        render_tree(repo, root, settings, opts.full, &fetch, |rendered| {
+            attempt(repo, settings, opts, tip, root, rendered)
         })
     })?;
     let mut outcome = published.value;
     outcome.attempts = published.attempts;
     Ok(outcome)
+}
+
+/// One attempt's work on rendered outputs: compare them with the tip's,
+/// and commit and publish them when they differ.
+fn attempt(
+    repo: &Repository,
+    settings: &Settings,
+    opts: &Options,
+    tip: ObjectId,
+    root: ObjectId,
+    rendered: Rendered<'_>,
+) -> Result<Step<Outcome>> {
+    let mut outcome = Outcome {
+        changed: false,
+        commit: None,
+        tip,
+        attempts: 0,
+        fragments: rendered.fragments,
+        artifacts: rendered.artifacts,
+        source: rendered.source.to_string(),
+        incremental: rendered.incremental,
+        note: rendered.note.clone(),
+        warnings: rendered.warnings.clone(),
+    };
+    let paths = [settings.manifest_path(), settings.index_path()];
+    let mut current = true;
+    for (path, rope) in paths.iter().zip([&rendered.manifest, &rendered.index]) {
+        current &= store::holds(repo, root, path, &pieces(rope))?;
+    }
+    if current {
+        return Ok(Step::Done(outcome));
+    }
+    outcome.changed = true;
+    if opts.dry_run {
+        return Ok(Step::Done(outcome));
+    }
+    let checkout = match opts.sink {
+        Sink::Local => worktree::checkout_of(repo, &settings.branch)?,
+        Sink::Remote(_) => None,
+    };
+    if let Some(c) = &checkout {
+        c.ensure_clean(&paths)?;
+    }
+    store::check_placement(repo, root, &[&paths[0], &paths[1]])?;
+    let mut changes = Vec::with_capacity(2);
+    for (path, rope) in paths.iter().zip([&rendered.manifest, &rendered.index]) {
+        changes.push(TreeChange {
+            path: path.clone(),
+            kind: EntryKind::Blob,
+            id: store::write_pieces(repo, &pieces(rope), path)?,
+        });
+    }
+    let tree = store::write_tree(repo, root, &changes)?;
+    let message = opts.message.clone().unwrap_or_else(|| {
+        format!(
+            "catalogue: consolidate {} fragment(s), {} artifact(s)\n\nsource: {}\n",
+            outcome.fragments, outcome.artifacts, outcome.source
+        )
+    });
+    let commit = store::write_commit(repo, tree, &[tip], &message)?;
+    let log = "catalogue: consolidate";
+    let cas = opts.sink.swap(
+        repo,
+        &settings.branch,
+        Expected::At(tip),
+        commit,
+        log,
+        false,
+    )?;
+    cas.step(|| {
+        if let Some(warning) = checkout.as_ref().and_then(|c| c.follow(tip, commit)) {
+            outcome.warnings.push(warning);
+        }
+        outcome.commit = Some(commit);
+        outcome.tip = commit;
+        Ok(outcome)
+    })
+}
+
+fn pieces<'r>(rope: &'r Rope<'_>) -> Vec<&'r [u8]> {
+    rope.iter().map(|p| p.as_ref()).collect()
 }

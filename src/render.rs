@@ -12,6 +12,7 @@
 //!
 //! Nothing here reads a repository.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
@@ -311,6 +312,8 @@ struct Piece<'a> {
 pub struct Old<'a> {
     /// The `source` the previous manifest names.
     pub source: String,
+    manifest: &'a str,
+    index: Option<&'a str>,
     pieces: Vec<Piece<'a>>,
     /// Artifact lines, with their indentation, without separator.
     lines: Vec<&'a str>,
@@ -324,18 +327,6 @@ fn lines_of(text: &str) -> impl Iterator<Item = &str> {
 }
 
 impl<'a> Old<'a> {
-    /// About the size of the previous manifest.
-    fn size_hint(&self) -> usize {
-        let lines: usize = self.lines.iter().map(|l| l.len() + 2).sum();
-        let blocks: usize = self.pieces.iter().map(|p| p.block.len() + 2).sum();
-        lines + blocks + 128
-    }
-
-    /// The size of the previous index's rows.
-    fn rows_len(&self) -> usize {
-        self.rows.iter().map(|r| r.len()).sum()
-    }
-
     /// Cut the outputs a [`Writer`] wrote. None when they are not laid out
     /// as it writes them (edited by hand, an older layout, not UTF-8): the
     /// caller then rebuilds in full. Without the index, the result serves
@@ -463,6 +454,8 @@ impl<'a> Old<'a> {
         };
         Some(Old {
             source,
+            manifest,
+            index,
             pieces,
             lines,
             rows,
@@ -512,22 +505,126 @@ pub enum NotSpliced {
     Duplicate(DuplicatePath),
 }
 
+/// Bytes in pieces: runs of the previous outputs, borrowed, and new text.
+/// Written out and hashed piece by piece, never joined.
+pub type Rope<'a> = Vec<Cow<'a, [u8]>>;
+
+/// The two files of a splice, as ropes over the previous outputs.
+#[derive(Debug)]
+pub struct Spliced<'a> {
+    /// `manifest.json`.
+    pub manifest: Rope<'a>,
+    /// `index.md`.
+    pub index: Rope<'a>,
+    /// Fragments listed.
+    pub fragments: usize,
+    /// Artifacts listed.
+    pub artifacts: usize,
+}
+
+impl Spliced<'_> {
+    /// Both files joined (for tests and small catalogues).
+    pub fn to_outputs(&self) -> Outputs {
+        Outputs {
+            manifest: self.manifest.concat(),
+            index: self.index.concat(),
+            fragments: self.fragments,
+            artifacts: self.artifacts,
+        }
+    }
+}
+
+/// Builds a [`Rope`] over `base`: consecutive items of a list that were
+/// consecutive in `base` too, with the same separator between them, become
+/// one borrowed run.
+struct RopeBuilder<'a> {
+    base: &'a str,
+    parts: Rope<'a>,
+    /// The borrowed run being extended: a byte range of `base`.
+    open: Option<(usize, usize)>,
+    sep: &'static [u8],
+    first: bool,
+}
+
+impl<'a> RopeBuilder<'a> {
+    fn new(base: &'a str) -> Self {
+        RopeBuilder {
+            base,
+            parts: Vec::new(),
+            open: None,
+            sep: b"",
+            first: true,
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((s, e)) = self.open.take() {
+            self.parts.push(Cow::Borrowed(&self.base.as_bytes()[s..e]));
+        }
+    }
+
+    /// Text outside any list.
+    fn text(&mut self, bytes: impl Into<Cow<'a, [u8]>>) {
+        self.flush();
+        self.parts.push(bytes.into());
+    }
+
+    /// Start a list whose items are joined by `sep`.
+    fn list(&mut self, sep: &'static [u8]) {
+        self.flush();
+        self.sep = sep;
+        self.first = true;
+    }
+
+    /// An item of the list that is a slice of `base`.
+    fn borrowed(&mut self, item: &'a str) {
+        let start = item.as_ptr() as usize - self.base.as_ptr() as usize;
+        let end = start + item.len();
+        if !self.first {
+            if let Some((s, e)) = self.open {
+                if self.base.as_bytes().get(e..start) == Some(self.sep) {
+                    self.open = Some((s, end));
+                    return;
+                }
+            }
+            self.flush();
+            self.parts.push(Cow::Borrowed(self.sep));
+        }
+        self.first = false;
+        self.open = Some((start, end));
+    }
+
+    /// An item of the list that is new text.
+    fn owned(&mut self, item: Vec<u8>) {
+        self.flush();
+        if !self.first {
+            self.parts.push(Cow::Borrowed(self.sep));
+        }
+        self.first = false;
+        self.parts.push(Cow::Owned(item));
+    }
+
+    fn finish(mut self) -> Rope<'a> {
+        self.flush();
+        self.parts
+    }
+}
+
 /// The outputs of `old` with the fragments `removed` gone and `changed`
 /// (added or modified) put in their place, for the fragments tree `source`.
 ///
-/// Written in two passes over the pieces, straight into the two outputs, so
-/// that besides the previous outputs only the new ones are held.
-pub fn splice(
-    old: &Old<'_>,
+/// The result borrows every unchanged run of the previous outputs, so that
+/// besides them only the changed fragments' text is held.
+pub fn splice<'a>(
+    old: &Old<'a>,
     removed: &BTreeSet<&str>,
     changed: Vec<Fragment>,
     source: &str,
     dir: &str,
-) -> Result<Outputs, NotSpliced> {
-    debug_assert!(
-        old.rows.len() == old.lines.len(),
-        "splice needs the old index: Old::cut(manifest, Some(index))"
-    );
+) -> Result<Spliced<'a>, NotSpliced> {
+    let index_text = old
+        .index
+        .expect("splice needs the old index: Old::cut(manifest, Some(index))");
     // Duplicates among the changed fragments, reported as a full build would.
     let changed =
         crate::manifest::Manifest::build(changed, source).map_err(NotSpliced::Duplicate)?;
@@ -538,7 +635,7 @@ pub fn splice(
         return Err(NotSpliced::MayClaimTwice(path));
     }
     // Each changed fragment rendered alone.
-    let new: Vec<Writer> = changed
+    let mut new: Vec<Writer> = changed
         .fragments()
         .iter()
         .map(|f| {
@@ -548,29 +645,29 @@ pub fn splice(
         })
         .collect();
     // The order of the parts: kept pieces and new fragments by natural key.
-    enum Part<'p> {
-        Kept(&'p Piece<'p>),
-        New(&'p Writer),
+    enum Part<'p, 'a> {
+        Kept(&'p Piece<'a>),
+        New(usize),
     }
-    let mut parts: Vec<Part<'_>> = Vec::with_capacity(old.pieces.len() + new.len());
-    let mut fresh = changed.fragments().iter().zip(&new).peekable();
+    let mut parts: Vec<Part<'_, 'a>> = Vec::with_capacity(old.pieces.len() + new.len());
+    let mut fresh = changed.fragments().iter().enumerate().peekable();
     for piece in &old.pieces {
-        while let Some((_, w)) =
-            fresh.next_if(|(f, _)| natural_cmp(f.key.as_str(), piece.key).is_lt())
+        while let Some((i, _)) =
+            fresh.next_if(|(_, f)| natural_cmp(f.key.as_str(), piece.key).is_lt())
         {
-            parts.push(Part::New(w));
+            parts.push(Part::New(i));
         }
         if !skip.contains(piece.key) {
             parts.push(Part::Kept(piece));
         }
     }
-    parts.extend(fresh.map(|(_, w)| Part::New(w)));
+    parts.extend(fresh.map(|(i, _)| Part::New(i)));
     let (mut fragments, mut artifacts) = (0, 0);
     let mut without = Vec::new();
     for part in &parts {
         let (key, n) = match part {
             Part::Kept(p) => (p.key, p.lines.len()),
-            Part::New(w) => (w.without.first().map_or("", String::as_str), w.artifacts),
+            Part::New(i) => (changed.fragments()[*i].key.as_str(), new[*i].artifacts),
         };
         fragments += 1;
         artifacts += n;
@@ -578,56 +675,52 @@ pub fn splice(
             without.push(key);
         }
     }
-    let size = old.size_hint()
-        + new
-            .iter()
-            .map(|w| w.blocks.len() + w.lines.len() + 4)
-            .sum::<usize>();
-    let mut manifest = Vec::with_capacity(size);
-    manifest.extend_from_slice(&manifest_head(source, fragments > 0));
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            manifest.extend_from_slice(b",\n");
-        }
+    let mut manifest = RopeBuilder::new(old.manifest);
+    manifest.text(manifest_head(source, fragments > 0));
+    manifest.list(b",\n");
+    for part in &parts {
         match part {
-            Part::Kept(p) => manifest.extend_from_slice(p.block.as_bytes()),
-            Part::New(w) => manifest.extend_from_slice(&w.blocks),
+            Part::Kept(p) => manifest.borrowed(p.block),
+            Part::New(i) => manifest.owned(std::mem::take(&mut new[*i].blocks)),
         }
     }
-    manifest.extend_from_slice(manifest_middle(fragments > 0, artifacts > 0));
-    let mut first = true;
+    manifest.text(manifest_middle(fragments > 0, artifacts > 0));
+    manifest.list(b",\n");
     for part in &parts {
-        let mut line = |bytes: &[u8]| {
-            if !first {
-                manifest.extend_from_slice(b",\n");
-            }
-            first = false;
-            manifest.extend_from_slice(bytes);
-        };
         match part {
             Part::Kept(p) => old.lines[p.lines.clone()]
                 .iter()
-                .for_each(|l| line(l.as_bytes())),
-            Part::New(w) if !w.lines.is_empty() => line(&w.lines),
+                .for_each(|l| manifest.borrowed(l)),
+            Part::New(i) if !new[*i].lines.is_empty() => {
+                manifest.owned(std::mem::take(&mut new[*i].lines));
+            }
             Part::New(_) => {}
         }
     }
-    manifest.extend_from_slice(manifest_tail(artifacts > 0));
+    manifest.text(manifest_tail(artifacts > 0));
     let (_, fragments_dir) = index::layout(dir);
-    let mut page = String::with_capacity(old.rows_len() + 512);
-    index::header(&mut page, &fragments_dir, source, artifacts, fragments);
+    let mut page = RopeBuilder::new(index_text);
+    let mut head = String::with_capacity(512);
+    index::header(&mut head, &fragments_dir, source, artifacts, fragments);
+    page.text(head.into_bytes());
+    page.list(b"");
     for part in &parts {
         match part {
             Part::Kept(p) => old.rows[p.lines.clone()]
                 .iter()
-                .for_each(|r| page.push_str(r)),
-            Part::New(w) => page.push_str(&w.rows),
+                .for_each(|r| page.borrowed(r)),
+            Part::New(i) if !new[*i].rows.is_empty() => {
+                page.owned(std::mem::take(&mut new[*i].rows).into_bytes());
+            }
+            Part::New(_) => {}
         }
     }
-    index::footer(&mut page, without);
-    Ok(Outputs {
-        manifest,
-        index: page.into_bytes(),
+    let mut foot = String::new();
+    index::footer(&mut foot, without);
+    page.text(foot.into_bytes());
+    Ok(Spliced {
+        manifest: manifest.finish(),
+        index: page.finish(),
         fragments,
         artifacts,
     })
@@ -826,7 +919,7 @@ mod tests {
             "issue-3",
             r#"{"artifacts":[{"path":"x \"q\".md"}]}"#,
         ));
-        assert_eq!(moved, full(&next, NEXT));
+        assert_eq!(moved.to_outputs(), full(&next, NEXT));
     }
 
     /// Batches rendered apart and absorbed in order give the bytes, and the
@@ -934,10 +1027,17 @@ mod tests {
                 }
             }
             let want = Manifest::build(next.clone(), NEXT);
+            let edits = removed.len() + changed.len();
             let got = splice(&old, &removed, changed, NEXT, "catalogue");
             match (want, got) {
                 (Ok(_), Ok(got)) => {
-                    assert_eq!(got, full(&next, NEXT));
+                    assert_eq!(got.to_outputs(), full(&next, NEXT));
+                    // Unchanged runs are borrowed whole, not line by line.
+                    assert!(
+                        got.manifest.len() <= 3 + 8 * (edits + 1),
+                        "{} pieces for {edits} edits",
+                        got.manifest.len()
+                    );
                     spliced += 1;
                 }
                 (Err(_), Err(_)) => {}

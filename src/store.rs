@@ -570,22 +570,80 @@ pub fn read_fragments(repo: &Repository, root: ObjectId, dir: &str) -> Result<Fr
     })
 }
 
-/// Whether `path` in the tree `root` is a regular blob holding exactly
-/// `bytes`. A size that differs answers without hashing; only equal sizes
-/// (or a blob this clone lacks, in a blobless clone) are hashed.
-pub fn holds(repo: &Repository, root: ObjectId, path: &str, bytes: &[u8]) -> Result<bool> {
+/// Whether `path` in the tree `root` is a regular blob holding exactly the
+/// concatenation of `pieces`. A size that differs answers without hashing;
+/// only equal sizes (or a blob this clone lacks, in a blobless clone) are
+/// hashed.
+pub fn holds(repo: &Repository, root: ObjectId, path: &str, pieces: &[&[u8]]) -> Result<bool> {
     let Some(entry) = entry_at(repo, root, path)? else {
         return Ok(false);
     };
     if entry.kind != EntryKind::Blob {
         return Ok(false);
     }
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
     if let Ok(header) = repo.find_header(entry.id) {
-        if header.size() != bytes.len() as u64 {
+        if header.size() != len as u64 {
             return Ok(false);
         }
     }
-    Ok(blob_id(repo, bytes)? == entry.id)
+    Ok(hash_pieces(repo, pieces)? == entry.id)
+}
+
+/// The blob id of the concatenation of `pieces`.
+fn hash_pieces(repo: &Repository, pieces: &[&[u8]]) -> Result<ObjectId> {
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut hasher = gix::hash::hasher(repo.object_hash());
+    hasher.update(&gix::objs::encode::loose_header(
+        gix::objs::Kind::Blob,
+        len as u64,
+    ));
+    for piece in pieces {
+        hasher.update(piece);
+    }
+    hasher
+        .try_finalize()
+        .map_err(|e| Error::git("could not hash a blob", &e))
+}
+
+/// Write the concatenation of `pieces` as a blob without joining them:
+/// hashed, then compressed piece by piece (nothing is written when the
+/// object exists).
+pub fn write_pieces(repo: &Repository, pieces: &[&[u8]], path: &str) -> Result<ObjectId> {
+    let id = hash_pieces(repo, pieces)?;
+    if repo.has_object(id) {
+        return Ok(id);
+    }
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut reader = Pieces { pieces, at: 0 };
+    use gix::objs::Write as _;
+    repo.objects
+        .write_stream_with_known_id(gix::objs::Kind::Blob, len as u64, &mut reader, id)
+        .map_err(|e| {
+            Error::git(format!("could not write blob {id} of `{path}`"), &e).with("path", path)
+        })
+}
+
+/// A reader over pieces of bytes, in order.
+struct Pieces<'p> {
+    pieces: &'p [&'p [u8]],
+    at: usize,
+}
+
+impl std::io::Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(first) = self.pieces.first() {
+            if self.at < first.len() {
+                let n = buf.len().min(first.len() - self.at);
+                buf[..n].copy_from_slice(&first[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            self.pieces = &self.pieces[1..];
+            self.at = 0;
+        }
+        Ok(0)
+    }
 }
 
 /// Write a blob, returning its id (a no-op when it already exists).
