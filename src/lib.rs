@@ -44,6 +44,7 @@ pub mod publish;
 pub mod record;
 pub mod remote;
 pub mod settings;
+pub mod signals;
 pub mod store;
 pub mod worktree;
 

@@ -107,7 +107,10 @@ pub fn compare_and_swap(
         name: name.clone(),
         deref: false,
     };
-    let err = match repo.edit_reference(edit) {
+    // Held: gix un-registers the lock file while writing and renaming it, so
+    // a signal there would leave it behind for every later writer (see
+    // `crate::signals`).
+    let err = match crate::signals::held(|| repo.edit_reference(edit)) {
         Ok(_) => return Ok(Cas::Updated),
         Err(err) => err,
     };

@@ -417,9 +417,12 @@ pub fn read_fragments(repo: &Repository, root: ObjectId, dir: &str) -> Result<Fr
 
 /// Write a blob, returning its id (a no-op when it already exists).
 pub fn write_blob(repo: &Repository, data: &[u8], path: &str) -> Result<ObjectId> {
-    repo.write_blob(data).map(|id| id.detach()).map_err(|e| {
-        Error::git(format!("could not write the blob for `{path}`"), &e).with("path", path)
-    })
+    // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::signals`).
+    crate::signals::held(|| repo.write_blob(data))
+        .map(|id| id.detach())
+        .map_err(|e| {
+            Error::git(format!("could not write the blob for `{path}`"), &e).with("path", path)
+        })
 }
 
 /// The id `data` would have as a blob, without writing it.
@@ -491,6 +494,7 @@ pub fn check_placement(repo: &Repository, base: ObjectId, paths: &[&str]) -> Res
 /// `base` with `changes` applied; only the trees on the changed paths are
 /// rebuilt. Callers run [`check_placement`] first.
 pub fn write_tree(repo: &Repository, base: ObjectId, changes: &[TreeChange]) -> Result<ObjectId> {
+    let _held = crate::signals::Held::new();
     if base == empty_tree(repo) {
         repo.write_object(gix::objs::Tree::empty())
             .map_err(|e| Error::git("could not write the empty tree", &e))?;
@@ -534,7 +538,7 @@ pub fn write_commit(
         message: message.into(),
         extra_headers: Vec::new(),
     };
-    repo.write_object(&commit)
+    crate::signals::held(|| repo.write_object(&commit))
         .map(|id| id.detach())
         .map_err(|e| Error::git(format!("could not write a commit of tree {tree}"), &e))
 }
