@@ -12,6 +12,7 @@ mod check_list;
 mod consolidate;
 mod history;
 mod index_md;
+mod kill;
 mod locations;
 mod pending;
 mod race;
