@@ -48,7 +48,7 @@ fn main() {
     let code = match run(&cli, &matches) {
         Ok(report) => {
             for m in &report.messages {
-                eprintln!("{m}");
+                eprintln!("{}", for_terminal(m));
             }
             if cli.json {
                 emit(
@@ -63,7 +63,7 @@ fn main() {
             report.exit_code
         }
         Err(err) => {
-            eprintln!("error: {}", err.message);
+            eprintln!("error: {}", for_terminal(&err.message));
             if cli.json {
                 emit(Some(name), false, None, Some(&err));
             }
@@ -92,6 +92,19 @@ fn emit(
         out.insert("error".to_owned(), error_json(e));
     }
     print_stdout(&format!("{}\n", Value::Object(out)));
+}
+
+/// Text for a terminal: a control character other than a newline or a tab
+/// is shown escaped, so that no name taken from a fragment, a tree or a
+/// remote's reply can send escape sequences to the reader's terminal.
+fn for_terminal(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// A closed pipe (`git catalogue list | head -1`) is success, not a panic.

@@ -318,10 +318,14 @@ pub fn list_fragment_blobs(repo: &Repository, root: ObjectId, dir: &str) -> Resu
         let regular = matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable);
         match name.strip_suffix(".json") {
             Some(stem) => match FragmentKey::new(stem) {
+                // Tree names are the pull request's: escaped in text for people.
                 Err(e) => listing.problems.push(
-                    Error::new(ErrorKind::InvalidKey, format!("`{path}`: {e}"))
-                        .with("path", &path)
-                        .with("key", stem),
+                    Error::new(
+                        ErrorKind::InvalidKey,
+                        format!("`{}`: {e}", path.escape_debug()),
+                    )
+                    .with("path", &path)
+                    .with("key", stem),
                 ),
                 Ok(_) if !regular => {
                     listing
@@ -334,9 +338,10 @@ pub fn list_fragment_blobs(repo: &Repository, root: ObjectId, dir: &str) -> Resu
                     path,
                 }),
             },
-            None if regular => listing
-                .warnings
-                .push(format!("ignoring `{path}`: not a `.json` fragment")),
+            None if regular => listing.warnings.push(format!(
+                "ignoring `{}`: not a `.json` fragment",
+                path.escape_debug()
+            )),
             None => listing
                 .problems
                 .push(not_a_regular_file(&path, kind, item.object_id())),
@@ -358,7 +363,8 @@ fn not_a_regular_file(path: &str, kind: EntryKind, id: ObjectId) -> Error {
     Error::new(
         ErrorKind::InvalidTree,
         format!(
-            "`{path}` is a {} ({id}); the fragments folder holds only regular `<key>.json` files, and nothing else is followed",
+            "`{}` is a {} ({id}); the fragments folder holds only regular `<key>.json` files, and nothing else is followed",
+            path.escape_debug(),
             describe_kind(kind)
         ),
     )
