@@ -67,6 +67,30 @@ impl ErrorKind {
         }
     }
 
+    /// The kind whose [`as_str`](Self::as_str) is `name`.
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        use ErrorKind::*;
+        [
+            Usage,
+            InvalidFragment,
+            InvalidKey,
+            InvalidPath,
+            DuplicatePath,
+            InvalidTree,
+            Contention,
+            Lock,
+            NotFound,
+            DirtyWorktree,
+            Stale,
+            Remote,
+            Rejected,
+            Git,
+            Io,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     /// Exit status of CONTRACT §2: 2 bad usage or input, 3 gave up under
     /// contention, 1 a finding of `check`, 4 every other failure.
     pub fn exit_code(self) -> i32 {
