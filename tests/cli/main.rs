@@ -11,6 +11,7 @@ mod bad_input;
 mod check_list;
 mod consolidate;
 mod history;
+mod hostile;
 mod index_md;
 mod kill;
 mod locations;

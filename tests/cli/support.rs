@@ -725,3 +725,161 @@ fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
 }
+
+/// The `--json` error fields that may name an offender (README, `--json`).
+pub const OFFENDER_FIELDS: &[&str] = &["path", "blob", "commit", "ref", "lock", "key", "remote"];
+
+/// Every error path must look like this, with and without `--json`: exit
+/// `code`; stderr names every string of `named`; with `--json`, stdout is
+/// exactly one JSON object with `"ok": false` and an `error` of kind `kind`
+/// whose `message` (raw or escaped) and at least one offender field (raw)
+/// name each of `named`;
+/// and refs and object files are unchanged by either run. Every unmet
+/// expectation is listed, not just the first. Returns the `error` object.
+pub fn assert_refusal(
+    repo: &Repo,
+    args: &[&str],
+    code: i32,
+    kind: &str,
+    named: &[&str],
+) -> Result<Value> {
+    let mut problems = Vec::new();
+    let before = repo.snapshot()?;
+    let human = repo.catalogue(args)?;
+    if human.status != code {
+        problems.push(format!("exit {} instead of {code}", human.status));
+    }
+    let mut json_args = vec!["--json"];
+    json_args.extend_from_slice(args);
+    let json_run = repo.catalogue(&json_args)?;
+    if json_run.status != code {
+        problems.push(format!(
+            "--json: exit {} instead of {code}",
+            json_run.status
+        ));
+    }
+    let error = match json_run.json() {
+        Ok(out) => out["error"].clone(),
+        Err(e) => {
+            problems.push(format!("{e:#}"));
+            Value::Null
+        }
+    };
+    if error["kind"] != kind {
+        problems.push(format!(
+            "error.kind is {} instead of {kind:?}",
+            error["kind"]
+        ));
+    }
+    let message = error["message"].as_str().unwrap_or_default();
+    // Text for people may show a hostile name escaped (`\u{200c}`, `\\`).
+    let names =
+        |text: &str, n: &str| text.contains(n) || text.contains(&*n.escape_debug().to_string());
+    for n in named {
+        if !names(&human.stderr, n) {
+            problems.push(format!("stderr does not name {n:?}"));
+        }
+        if !names(message, n) {
+            problems.push(format!("error.message does not name {n:?}"));
+        }
+        if !OFFENDER_FIELDS
+            .iter()
+            .any(|f| error[*f].as_str().is_some_and(|v| v.contains(n)))
+        {
+            problems.push(format!("no offender field {OFFENDER_FIELDS:?} names {n:?}"));
+        }
+    }
+    // Hostile names must not reach a terminal raw.
+    if human.stderr.contains('\u{1b}') {
+        problems.push("a raw escape character reached stderr".to_owned());
+    }
+    if let Err(e) = known_kind(&error) {
+        problems.push(e.to_string());
+    }
+    if repo.snapshot()? != before {
+        problems.push("refs or objects changed".to_owned());
+    }
+    ensure!(
+        problems.is_empty(),
+        "{args:?}:\n    - {}\n    stderr: {}\n    json: {}",
+        problems.join("\n    - "),
+        human.stderr.trim(),
+        json_run.stdout.trim()
+    );
+    Ok(error)
+}
+
+/// Run `each` on every case, then fail listing every case that failed.
+pub fn every_case<T: std::fmt::Debug>(
+    cases: &[T],
+    mut each: impl FnMut(&T) -> Result<()>,
+) -> Result<()> {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| each(case).err().map(|e| format!("{case:?}: {e:#}")))
+        .collect();
+    ensure!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+impl Repo {
+    /// Commit onto `main` of a bare repository a blob at a raw byte path,
+    /// which `--cacheinfo` cannot pass (non-UTF-8, control characters), with
+    /// `git update-index -z --index-info` on a private index and a
+    /// compare-and-swap `git update-ref`. Returns the new commit.
+    pub fn commit_raw_path(&self, path: &[u8], content: &[u8], message: &str) -> Result<String> {
+        ensure!(self.bare, "commit_raw_path is for bare repositories");
+        let index = self.tmp.path().join("raw-index");
+        let _ = std::fs::remove_file(&index);
+        let old = self.rev("main")?;
+        let env: [(&str, &OsStr); 1] = [("GIT_INDEX_FILE", index.as_os_str())];
+        self.git_env(&["read-tree", "main"], &env)?;
+        let blob = self.hash_object(&self.tmp.path().join("raw-blob"), content)?;
+        let mut line = format!("100644 {blob}\t").into_bytes();
+        line.extend_from_slice(path);
+        line.push(0);
+        let mut cmd = self.git_command(&self.path);
+        cmd.args(["update-index", "-z", "--index-info"])
+            .env("GIT_INDEX_FILE", &index);
+        let out = run(&mut cmd, Some(&line))?;
+        ensure!(
+            out.status.success(),
+            "git update-index --index-info refused {:?}: {}",
+            String::from_utf8_lossy(path),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8(self.git_env(&["write-tree"], &env)?)?;
+        let commit = self.git(&["commit-tree", tree.trim(), "-p", &old, "-m", message])?;
+        let commit = commit.trim().to_owned();
+        self.git(&["update-ref", "refs/heads/main", &commit, &old])?;
+        Ok(commit)
+    }
+
+    /// Whether git itself refuses `path` as a tree entry of `mode`
+    /// (`100644`, `120000`), with core.protectNTFS and core.protectHFS on, as
+    /// git is on Windows and macOS: the oracle for hostile paths.
+    pub fn git_refuses_path(&self, path: &str, mode: &str) -> Result<bool> {
+        let index = self.tmp.path().join("oracle-index");
+        let _ = std::fs::remove_file(&index);
+        let blob = self.hash_object(&self.tmp.path().join("oracle-blob"), b"x\n")?;
+        let mut cmd = self.git_command(&self.path);
+        cmd.args([
+            "-c",
+            "core.protectNTFS=true",
+            "-c",
+            "core.protectHFS=true",
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("{mode},{blob},{path}"),
+        ])
+        .env("GIT_INDEX_FILE", &index);
+        Ok(!run(&mut cmd, None)?.status.success())
+    }
+}
