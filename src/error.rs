@@ -155,6 +155,8 @@ impl Error {
     pub fn git(what: impl std::fmt::Display, err: &gix::Error) -> Self {
         let kind = if err.is_not_found() {
             ErrorKind::NotFound
+        } else if local_file_refused(err) {
+            ErrorKind::Io
         } else {
             ErrorKind::Git
         };
@@ -175,6 +177,20 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Whether gix failed because the file system refused a write (a read-only
+/// object directory, a full disk): `io`, the user's to fix, not git's.
+fn local_file_refused(err: &gix::Error) -> bool {
+    use std::io::ErrorKind as Io;
+    err.iter_errors()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|e| {
+            matches!(
+                e.kind(),
+                Io::PermissionDenied | Io::ReadOnlyFilesystem | Io::StorageFull
+            )
+        })
+}
 
 /// gix 0.90 prints only the outermost context with `{}`; the causes hold the
 /// useful part (which object, which path), so join the whole chain once here.
