@@ -213,7 +213,8 @@ pub fn entry_at(repo: &Repository, tree: ObjectId, path: &str) -> Result<Option<
 /// Read a blob's bytes.
 pub fn read_blob(repo: &Repository, id: ObjectId, path: &str) -> Result<Vec<u8>> {
     let mut blob = repo.find_blob(id).map_err(|e| {
-        Error::git(format!("could not read blob {id} of `{path}`"), &e)
+        let hint = partial_clone_hint(repo, &e);
+        Error::git(format!("could not read blob {id} of `{path}`{hint}"), &e)
             .with("path", path)
             .with("blob", id)
     })?;
@@ -376,7 +377,12 @@ fn not_a_regular_file(path: &str, kind: EntryKind, id: ObjectId) -> Error {
 pub fn read_fragment(repo: &Repository, blob: &FragmentBlob) -> Result<Fragment> {
     let header = repo.find_header(blob.id).map_err(|e| {
         Error::git(
-            format!("could not read blob {} of `{}`", blob.id, blob.path),
+            format!(
+                "could not read blob {} of `{}`{}",
+                blob.id,
+                blob.path,
+                partial_clone_hint(repo, &e)
+            ),
             &e,
         )
         .with("path", &blob.path)
@@ -389,7 +395,45 @@ pub fn read_fragment(repo: &Repository, blob: &FragmentBlob) -> Result<Fragment>
     } else {
         read_blob(repo, blob.id, &blob.path)?
     };
+    // gix does not check a loose object's content against its id. A file
+    // replaced by another object's bytes would otherwise be read as that
+    // other fragment and land in a manifest, blamed on the wrong key.
+    let actual = blob_id(repo, &data)?;
+    if actual != blob.id {
+        return Err(Error::new(
+            ErrorKind::Git,
+            format!(
+                "object {} of `{}` is corrupt: its content hashes to {actual} (see `git fsck`)",
+                blob.id, blob.path
+            ),
+        )
+        .with("path", &blob.path)
+        .with("blob", blob.id));
+    }
     Fragment::parse(blob.key.clone(), &data).map_err(|e| fragment_error(blob, e))
+}
+
+/// For an object missing from a partial clone: why, and what to do. gix
+/// reads only local objects; it cannot fetch from the promisor remote.
+fn partial_clone_hint(repo: &Repository, err: &gix::Error) -> String {
+    if !err.is_not_found() {
+        return String::new();
+    }
+    let promisor = config_string(repo, "extensions.partialClone").or_else(|| {
+        let config = repo.config_snapshot();
+        repo.remote_names()
+            .into_iter()
+            .map(|name| name.to_string())
+            .find(|name| config.boolean(format!("remote.{name}.promisor").as_str()) == Some(true))
+    });
+    match promisor {
+        Some(remote) => format!(
+            " (this is a partial clone of `{remote}`, and git-catalogue reads only objects that are here: \
+             fetch the fragment blobs first, e.g. `git fetch --refetch --no-filter {remote} <branch>`, \
+             or clone without --filter)"
+        ),
+        None => String::new(),
+    }
 }
 
 /// Wrap a fragment's validation failure with its path and blob id.
