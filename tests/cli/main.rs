@@ -8,6 +8,7 @@
 mod support;
 
 mod bad_input;
+mod broken;
 mod check_list;
 mod consolidate;
 mod history;

@@ -883,3 +883,23 @@ impl Repo {
         Ok(!run(&mut cmd, None)?.status.success())
     }
 }
+
+impl Repo {
+    /// `git clone --bare --filter=blob:none file://…`: a blobless partial
+    /// clone, which holds commits and trees but no blob at all. The source
+    /// must allow filters (`uploadpack.allowFilter`).
+    pub fn clone_partial_bare(&self) -> Result<Repo> {
+        let url = self.file_url();
+        Self::clone_into(
+            &["--bare", "--filter=blob:none"],
+            OsStr::new(&url),
+            "partial.git",
+            true,
+        )
+    }
+
+    /// The loose object file of `id`.
+    pub fn loose_object(&self, id: &str) -> PathBuf {
+        self.git_dir().join("objects").join(&id[..2]).join(&id[2..])
+    }
+}
