@@ -15,6 +15,7 @@ mod history;
 mod hostile;
 mod index_md;
 mod kill;
+mod load;
 mod locations;
 mod pending;
 mod race;

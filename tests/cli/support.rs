@@ -903,3 +903,54 @@ impl Repo {
         self.git_dir().join("objects").join(&id[..2]).join(&id[2..])
     }
 }
+
+impl GitDaemon {
+    /// [`GitDaemon::serve`] with extra `git daemon` options, such as
+    /// `--max-connections=0`: by default the daemon takes 32 clients at once
+    /// and, past that, kills a connection from an address with several, which
+    /// on loopback is any of them.
+    pub fn serve_with(repo: &Repo, extra: &[&str]) -> Result<GitDaemon> {
+        ensure!(repo.bare, "git daemon serves bare repositories");
+        let base = repo.path.parent().context("a repository has a folder")?;
+        let log = repo.tmp.path().join("git-daemon.log");
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut cmd = repo.git_command(base);
+            cmd.args([
+                "daemon",
+                "--reuseaddr",
+                "--informative-errors",
+                "--export-all",
+                "--enable=receive-pack",
+                "--listen=127.0.0.1",
+            ])
+            .args(extra)
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?);
+            let child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
+            let mut daemon = GitDaemon {
+                child,
+                port,
+                log: log.clone(),
+            };
+            match daemon.wait_until_listening()? {
+                true => return Ok(daemon),
+                false => last = daemon.log_text(),
+            }
+        }
+        bail!("git daemon did not start on any of 5 free ports:\n{last}")
+    }
+}
+
+/// The median and the maximum of some counts (0 for none).
+pub fn median_max(values: &[u64]) -> (u64, u64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
+    (median, sorted.last().copied().unwrap_or(0))
+}
