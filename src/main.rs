@@ -40,6 +40,13 @@ fn main() {
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => {
+            if json {
+                let err = git_catalogue::error::Error::new(
+                    git_catalogue::error::ErrorKind::Usage,
+                    e.to_string().trim().to_owned(),
+                );
+                emit(None, false, None, Some(&err));
+            }
             let _ = e.print();
             std::process::exit(2);
         }
@@ -82,9 +89,12 @@ fn emit(
 ) {
     let mut out = Map::new();
     out.insert("ok".to_owned(), Value::Bool(ok));
-    if let Some(c) = command {
-        out.insert("command".to_owned(), Value::String(c.to_owned()));
-    }
+    // Always there, as README promises: null when the command line could
+    // not be parsed far enough to know the command.
+    out.insert(
+        "command".to_owned(),
+        command.map_or(Value::Null, |c| Value::String(c.to_owned())),
+    );
     for (k, v) in fields.unwrap_or_default() {
         out.insert(k, v);
     }
