@@ -14,6 +14,7 @@ mod consolidate;
 mod history;
 mod hostile;
 mod index_md;
+mod json_errors;
 mod kill;
 mod load;
 mod locations;

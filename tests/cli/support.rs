@@ -743,8 +743,33 @@ pub fn assert_refusal(
     kind: &str,
     named: &[&str],
 ) -> Result<Value> {
+    assert_refusal_as(repo, args, code, kind, named, Unchanged::Everything)
+}
+
+/// What a refused command may not change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unchanged {
+    /// Refs and object files: refused before anything was written.
+    Everything,
+    /// Branches and tags only: a command that lost a race, met a lock or
+    /// was refused by a remote may leave the objects it built (unreachable)
+    /// and what it fetched (in its own tracking refs).
+    Branches,
+}
+
+/// [`assert_refusal`], checking only what `unchanged` says.
+pub fn assert_refusal_as(
+    repo: &Repo,
+    args: &[&str],
+    code: i32,
+    kind: &str,
+    named: &[&str],
+    unchanged: Unchanged,
+) -> Result<Value> {
     let mut problems = Vec::new();
+    let branches = || repo.git(&["for-each-ref", "refs/heads", "refs/tags"]);
     let before = repo.snapshot()?;
+    let branches_before = branches()?;
     let human = repo.catalogue(args)?;
     if human.status != code {
         problems.push(format!("exit {} instead of {code}", human.status));
@@ -796,8 +821,12 @@ pub fn assert_refusal(
     if let Err(e) = known_kind(&error) {
         problems.push(e.to_string());
     }
-    if repo.snapshot()? != before {
-        problems.push("refs or objects changed".to_owned());
+    match unchanged {
+        Unchanged::Everything if repo.snapshot()? != before => {
+            problems.push("refs or objects changed".to_owned())
+        }
+        _ if branches()? != branches_before => problems.push("branches or tags changed".to_owned()),
+        _ => {}
     }
     ensure!(
         problems.is_empty(),
