@@ -938,16 +938,23 @@ impl GitDaemon {
     /// `--max-connections=0`: by default the daemon takes 32 clients at once
     /// and, past that, kills a connection from an address with several, which
     /// on loopback is any of them.
+    ///
+    /// It runs git's `git-daemon` program itself, not `git daemon`: the `git`
+    /// wrapper starts that program as a child of its own, so killing the
+    /// wrapper on drop (as [`GitDaemon::serve`] does) leaves the daemon
+    /// running, orphaned, after the test.
     pub fn serve_with(repo: &Repo, extra: &[&str]) -> Result<GitDaemon> {
         ensure!(repo.bare, "git daemon serves bare repositories");
         let base = repo.path.parent().context("a repository has a folder")?;
         let log = repo.tmp.path().join("git-daemon.log");
+        let exec_path = repo.git(&["--exec-path"])?;
+        let program = Path::new(exec_path.trim()).join("git-daemon");
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port()?;
-            let mut cmd = repo.git_command(base);
+            let mut cmd = Command::new(&program);
+            hermetic(&mut cmd, &repo.home()).current_dir(base);
             cmd.args([
-                "daemon",
                 "--reuseaddr",
                 "--informative-errors",
                 "--export-all",
