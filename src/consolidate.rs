@@ -356,9 +356,13 @@ pub fn consolidate(repo: &Repository, settings: &Settings, opts: &Options) -> Re
     let fetch = |ids: &[ObjectId]| opts.sink.fetch_missing(repo, ids);
     let published = publish::with_retries(opts.retries, branch, |_| {
         let tip = opts.sink.read(repo, &[branch])?[0].ok_or_else(|| {
+            let whose = match opts.sink.remote_name() {
+                Some(remote) => format!(" on remote `{remote}`"),
+                None => String::new(),
+            };
             Error::new(
                 ErrorKind::NotFound,
-                format!("branch {branch} does not exist; record a fragment first or pass --branch"),
+                format!("branch {branch} does not exist{whose}; record a fragment first or pass --branch"),
             )
             .with("ref", branch)
         })?;

@@ -67,6 +67,30 @@ impl ErrorKind {
         }
     }
 
+    /// The kind whose [`as_str`](Self::as_str) is `name`.
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        use ErrorKind::*;
+        [
+            Usage,
+            InvalidFragment,
+            InvalidKey,
+            InvalidPath,
+            DuplicatePath,
+            InvalidTree,
+            Contention,
+            Lock,
+            NotFound,
+            DirtyWorktree,
+            Stale,
+            Remote,
+            Rejected,
+            Git,
+            Io,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     /// Exit status of CONTRACT §2: 2 bad usage or input, 3 gave up under
     /// contention, 1 a finding of `check`, 4 every other failure.
     pub fn exit_code(self) -> i32 {
@@ -131,6 +155,8 @@ impl Error {
     pub fn git(what: impl std::fmt::Display, err: &gix::Error) -> Self {
         let kind = if err.is_not_found() {
             ErrorKind::NotFound
+        } else if local_file_refused(err) {
+            ErrorKind::Io
         } else {
             ErrorKind::Git
         };
@@ -151,6 +177,20 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Whether gix failed because the file system refused a write (a read-only
+/// object directory, a full disk): `io`, the user's to fix, not git's.
+fn local_file_refused(err: &gix::Error) -> bool {
+    use std::io::ErrorKind as Io;
+    err.iter_errors()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|e| {
+            matches!(
+                e.kind(),
+                Io::PermissionDenied | Io::ReadOnlyFilesystem | Io::StorageFull
+            )
+        })
+}
 
 /// gix 0.90 prints only the outermost context with `{}`; the causes hold the
 /// useful part (which object, which path), so join the whole chain once here.

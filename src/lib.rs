@@ -45,6 +45,7 @@ pub mod record;
 pub mod remote;
 pub mod render;
 pub mod settings;
+pub mod signals;
 pub mod store;
 pub mod worktree;
 
@@ -420,15 +421,15 @@ fn run_verify(
     ));
     if let Some(p) = found.problems.first() {
         report.exit_code = 1;
-        let kind = match p.kind.as_str() {
-            "invalid_fragment" => ErrorKind::InvalidFragment,
-            "invalid_tree" => ErrorKind::InvalidTree,
-            "invalid_key" => ErrorKind::InvalidKey,
-            "duplicate_path" => ErrorKind::DuplicatePath,
-            _ => ErrorKind::Stale,
-        };
-        report.error =
-            Some(Error::new(kind, format!("{}: {}", p.commit, p.message)).with("commit", p.commit));
+        // The problem's own kind (a missing blob is `not_found`, not
+        // `stale`), and its path, so scripts see the offender.
+        let kind = ErrorKind::from_name(&p.kind).unwrap_or(ErrorKind::Stale);
+        let mut error =
+            Error::new(kind, format!("{}: {}", p.commit, p.message)).with("commit", p.commit);
+        if let Some(path) = &p.path {
+            error = error.with("path", path);
+        }
+        report.error = Some(error);
     }
     report.json = obj(json!({
         "checked": found.checked,

@@ -40,6 +40,13 @@ fn main() {
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => {
+            if json {
+                let err = git_catalogue::error::Error::new(
+                    git_catalogue::error::ErrorKind::Usage,
+                    e.to_string().trim().to_owned(),
+                );
+                emit(None, false, None, Some(&err));
+            }
             let _ = e.print();
             std::process::exit(2);
         }
@@ -48,7 +55,7 @@ fn main() {
     let code = match run(&cli, &matches) {
         Ok(report) => {
             for m in &report.messages {
-                eprintln!("{m}");
+                eprintln!("{}", for_terminal(m));
             }
             if cli.json {
                 emit(
@@ -63,7 +70,7 @@ fn main() {
             report.exit_code
         }
         Err(err) => {
-            eprintln!("error: {}", err.message);
+            eprintln!("error: {}", for_terminal(&err.message));
             if cli.json {
                 emit(Some(name), false, None, Some(&err));
             }
@@ -82,9 +89,12 @@ fn emit(
 ) {
     let mut out = Map::new();
     out.insert("ok".to_owned(), Value::Bool(ok));
-    if let Some(c) = command {
-        out.insert("command".to_owned(), Value::String(c.to_owned()));
-    }
+    // Always there, as README promises: null when the command line could
+    // not be parsed far enough to know the command.
+    out.insert(
+        "command".to_owned(),
+        command.map_or(Value::Null, |c| Value::String(c.to_owned())),
+    );
     for (k, v) in fields.unwrap_or_default() {
         out.insert(k, v);
     }
@@ -92,6 +102,19 @@ fn emit(
         out.insert("error".to_owned(), error_json(e));
     }
     print_stdout(&format!("{}\n", Value::Object(out)));
+}
+
+/// Text for a terminal: a control character other than a newline or a tab
+/// is shown escaped, so that no name taken from a fragment, a tree or a
+/// remote's reply can send escape sequences to the reader's terminal.
+fn for_terminal(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// A closed pipe (`git catalogue list | head -1`) is success, not a panic.

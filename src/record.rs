@@ -154,10 +154,22 @@ fn read_added(settings: &Settings, src: &std::path::Path, dest: &str) -> Result<
     validate_path(dest).map_err(|e| {
         Error::new(
             ErrorKind::InvalidPath,
-            format!("invalid --add destination `{dest}`: {e}"),
+            format!("invalid --add destination `{}`: {e}", dest.escape_debug()),
         )
         .with("path", dest)
     })?;
+    if let Some(segment) = dest.split('/').find(|s| is_gitmodules(s)) {
+        return Err(Error::new(
+            ErrorKind::InvalidPath,
+            format!(
+                "invalid --add destination `{}`: git reads `{}` as `.gitmodules`, the submodule \
+                 configuration that `git fsck` and forges parse and refuse when hostile; an artifact is never one",
+                dest.escape_debug(),
+                segment.escape_debug()
+            ),
+        )
+        .with("path", dest));
+    }
     if dest == settings.dir || dest.starts_with(&format!("{}/", settings.dir)) {
         return Err(Error::new(
             ErrorKind::InvalidPath,
@@ -198,6 +210,25 @@ fn read_added(settings: &Settings, src: &std::path::Path, dest: &str) -> Result<
         data,
         executable,
     })
+}
+
+/// Whether a path segment is `.gitmodules` in any spelling git treats as it
+/// (any case, `gitmod~1`, trailing dots or spaces, `::$DATA`, HFS+-ignored
+/// code points). `--add` writes a file there, unlike `--artifact`, which only
+/// names a path: a `.gitmodules` blob at any depth is parsed by `git fsck`
+/// (a hostile URL fails it, and forges refuse the push). gix knows every
+/// disguise, but reports them only for a symlink, so ask it as for one.
+fn is_gitmodules(segment: &str) -> bool {
+    use gix::validate::path::component::{Error, Mode, Options};
+    let options = Options {
+        protect_windows: false,
+        protect_ntfs: true,
+        protect_hfs: true,
+    };
+    matches!(
+        gix::validate::path::component(segment.into(), Some(Mode::Symlink), options),
+        Err(Error::SymlinkedGitModules)
+    )
 }
 
 /// What `record` did.

@@ -213,7 +213,8 @@ pub fn entry_at(repo: &Repository, tree: ObjectId, path: &str) -> Result<Option<
 /// Read a blob's bytes.
 pub fn read_blob(repo: &Repository, id: ObjectId, path: &str) -> Result<Vec<u8>> {
     let mut blob = repo.find_blob(id).map_err(|e| {
-        Error::git(format!("could not read blob {id} of `{path}`"), &e)
+        let hint = partial_clone_hint(repo, &e);
+        Error::git(format!("could not read blob {id} of `{path}`{hint}"), &e)
             .with("path", path)
             .with("blob", id)
     })?;
@@ -335,15 +336,22 @@ fn classify_entry(folder: &str, name: &str, kind: EntryKind, id: ObjectId) -> En
     let regular = matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable);
     match name.strip_suffix(".json") {
         Some(stem) => match FragmentKey::new(stem) {
+            // Tree names are the pull request's: escaped in text for people.
             Err(e) => Entry::Problem(
-                Error::new(ErrorKind::InvalidKey, format!("`{path}`: {e}"))
-                    .with("path", &path)
-                    .with("key", stem),
+                Error::new(
+                    ErrorKind::InvalidKey,
+                    format!("`{}`: {e}", path.escape_debug()),
+                )
+                .with("path", &path)
+                .with("key", stem),
             ),
             Ok(_) if !regular => Entry::Problem(not_a_regular_file(&path, kind, id)),
             Ok(key) => Entry::Fragment(FragmentBlob { key, id, path }),
         },
-        None if regular => Entry::Ignored(format!("ignoring `{path}`: not a `.json` fragment")),
+        None if regular => Entry::Ignored(format!(
+            "ignoring `{}`: not a `.json` fragment",
+            path.escape_debug()
+        )),
         None => Entry::Problem(not_a_regular_file(&path, kind, id)),
     }
 }
@@ -513,7 +521,8 @@ fn not_a_regular_file(path: &str, kind: EntryKind, id: ObjectId) -> Error {
     Error::new(
         ErrorKind::InvalidTree,
         format!(
-            "`{path}` is a {} ({id}); the fragments folder holds only regular `<key>.json` files, and nothing else is followed",
+            "`{}` is a {} ({id}); the fragments folder holds only regular `<key>.json` files, and nothing else is followed",
+            path.escape_debug(),
             describe_kind(kind)
         ),
     )
@@ -525,7 +534,12 @@ fn not_a_regular_file(path: &str, kind: EntryKind, id: ObjectId) -> Error {
 pub fn read_fragment(repo: &Repository, blob: &FragmentBlob) -> Result<Fragment> {
     let header = repo.find_header(blob.id).map_err(|e| {
         Error::git(
-            format!("could not read blob {} of `{}`", blob.id, blob.path),
+            format!(
+                "could not read blob {} of `{}`{}",
+                blob.id,
+                blob.path,
+                partial_clone_hint(repo, &e)
+            ),
             &e,
         )
         .with("path", &blob.path)
@@ -538,7 +552,45 @@ pub fn read_fragment(repo: &Repository, blob: &FragmentBlob) -> Result<Fragment>
     } else {
         read_blob(repo, blob.id, &blob.path)?
     };
+    // gix does not check a loose object's content against its id. A file
+    // replaced by another object's bytes would otherwise be read as that
+    // other fragment and land in a manifest, blamed on the wrong key.
+    let actual = blob_id(repo, &data)?;
+    if actual != blob.id {
+        return Err(Error::new(
+            ErrorKind::Git,
+            format!(
+                "object {} of `{}` is corrupt: its content hashes to {actual} (see `git fsck`)",
+                blob.id, blob.path
+            ),
+        )
+        .with("path", &blob.path)
+        .with("blob", blob.id));
+    }
     Fragment::parse(blob.key.clone(), &data).map_err(|e| fragment_error(blob, e))
+}
+
+/// For an object missing from a partial clone: why, and what to do. gix
+/// reads only local objects; it cannot fetch from the promisor remote.
+fn partial_clone_hint(repo: &Repository, err: &gix::Error) -> String {
+    if !err.is_not_found() {
+        return String::new();
+    }
+    let promisor = config_string(repo, "extensions.partialClone").or_else(|| {
+        let config = repo.config_snapshot();
+        repo.remote_names()
+            .into_iter()
+            .map(|name| name.to_string())
+            .find(|name| config.boolean(format!("remote.{name}.promisor").as_str()) == Some(true))
+    });
+    match promisor {
+        Some(remote) => format!(
+            " (this is a partial clone of `{remote}`, and git-catalogue reads only objects that are here: \
+             fetch the fragment blobs first, e.g. `git fetch --refetch --no-filter {remote} <branch>`, \
+             or clone without --filter)"
+        ),
+        None => String::new(),
+    }
 }
 
 /// Wrap a fragment's validation failure with its path and blob id.
@@ -617,11 +669,14 @@ pub fn write_pieces(repo: &Repository, pieces: &[&[u8]], path: &str) -> Result<O
     let len: usize = pieces.iter().map(|p| p.len()).sum();
     let mut reader = Pieces { pieces, at: 0 };
     use gix::objs::Write as _;
-    repo.objects
-        .write_stream_with_known_id(gix::objs::Kind::Blob, len as u64, &mut reader, id)
-        .map_err(|e| {
-            Error::git(format!("could not write blob {id} of `{path}`"), &e).with("path", path)
-        })
+    // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::signals`).
+    crate::signals::held(|| {
+        repo.objects
+            .write_stream_with_known_id(gix::objs::Kind::Blob, len as u64, &mut reader, id)
+    })
+    .map_err(|e| {
+        Error::git(format!("could not write blob {id} of `{path}`"), &e).with("path", path)
+    })
 }
 
 /// A reader over pieces of bytes, in order.
@@ -648,9 +703,12 @@ impl std::io::Read for Pieces<'_> {
 
 /// Write a blob, returning its id (a no-op when it already exists).
 pub fn write_blob(repo: &Repository, data: &[u8], path: &str) -> Result<ObjectId> {
-    repo.write_blob(data).map(|id| id.detach()).map_err(|e| {
-        Error::git(format!("could not write the blob for `{path}`"), &e).with("path", path)
-    })
+    // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::signals`).
+    crate::signals::held(|| repo.write_blob(data))
+        .map(|id| id.detach())
+        .map_err(|e| {
+            Error::git(format!("could not write the blob for `{path}`"), &e).with("path", path)
+        })
 }
 
 /// The id `data` would have as a blob, without writing it.
@@ -728,6 +786,7 @@ pub fn check_placement(repo: &Repository, base: ObjectId, paths: &[&str]) -> Res
 /// a blobless clone, which lacks the other fragments' blobs by design. The
 /// paths written here are validated instead, as git would validate them.
 pub fn write_tree(repo: &Repository, base: ObjectId, changes: &[TreeChange]) -> Result<ObjectId> {
+    let _held = crate::signals::Held::new();
     for change in changes {
         crate::fragment::validate_path(&change.path).map_err(|e| {
             Error::new(
@@ -785,7 +844,7 @@ pub fn write_commit(
         message: message.into(),
         extra_headers: Vec::new(),
     };
-    repo.write_object(&commit)
+    crate::signals::held(|| repo.write_object(&commit))
         .map(|id| id.detach())
         .map_err(|e| Error::git(format!("could not write a commit of tree {tree}"), &e))
 }

@@ -8,12 +8,17 @@
 mod support;
 
 mod bad_input;
+mod broken;
 mod check_list;
 mod consolidate;
 mod faithful;
 mod history;
+mod hostile;
 mod incremental;
 mod index_md;
+mod json_errors;
+mod kill;
+mod load;
 mod locations;
 mod pending;
 mod race;

@@ -726,6 +726,271 @@ fn free_port() -> Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// The `--json` error fields that may name an offender (README, `--json`).
+pub const OFFENDER_FIELDS: &[&str] = &["path", "blob", "commit", "ref", "lock", "key", "remote"];
+
+/// Every error path must look like this, with and without `--json`: exit
+/// `code`; stderr names every string of `named`; with `--json`, stdout is
+/// exactly one JSON object with `"ok": false` and an `error` of kind `kind`
+/// whose `message` (raw or escaped) and at least one offender field (raw)
+/// name each of `named`;
+/// and refs and object files are unchanged by either run. Every unmet
+/// expectation is listed, not just the first. Returns the `error` object.
+pub fn assert_refusal(
+    repo: &Repo,
+    args: &[&str],
+    code: i32,
+    kind: &str,
+    named: &[&str],
+) -> Result<Value> {
+    assert_refusal_as(repo, args, code, kind, named, Unchanged::Everything)
+}
+
+/// What a refused command may not change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unchanged {
+    /// Refs and object files: refused before anything was written.
+    Everything,
+    /// Branches and tags only: a command that lost a race, met a lock or
+    /// was refused by a remote may leave the objects it built (unreachable)
+    /// and what it fetched (in its own tracking refs).
+    Branches,
+}
+
+/// [`assert_refusal`], checking only what `unchanged` says.
+pub fn assert_refusal_as(
+    repo: &Repo,
+    args: &[&str],
+    code: i32,
+    kind: &str,
+    named: &[&str],
+    unchanged: Unchanged,
+) -> Result<Value> {
+    let mut problems = Vec::new();
+    let branches = || repo.git(&["for-each-ref", "refs/heads", "refs/tags"]);
+    let before = repo.snapshot()?;
+    let branches_before = branches()?;
+    let human = repo.catalogue(args)?;
+    if human.status != code {
+        problems.push(format!("exit {} instead of {code}", human.status));
+    }
+    let mut json_args = vec!["--json"];
+    json_args.extend_from_slice(args);
+    let json_run = repo.catalogue(&json_args)?;
+    if json_run.status != code {
+        problems.push(format!(
+            "--json: exit {} instead of {code}",
+            json_run.status
+        ));
+    }
+    let error = match json_run.json() {
+        Ok(out) => out["error"].clone(),
+        Err(e) => {
+            problems.push(format!("{e:#}"));
+            Value::Null
+        }
+    };
+    if error["kind"] != kind {
+        problems.push(format!(
+            "error.kind is {} instead of {kind:?}",
+            error["kind"]
+        ));
+    }
+    let message = error["message"].as_str().unwrap_or_default();
+    // Text for people may show a hostile name escaped (`\u{200c}`, `\\`).
+    let names =
+        |text: &str, n: &str| text.contains(n) || text.contains(&*n.escape_debug().to_string());
+    for n in named {
+        if !names(&human.stderr, n) {
+            problems.push(format!("stderr does not name {n:?}"));
+        }
+        if !names(message, n) {
+            problems.push(format!("error.message does not name {n:?}"));
+        }
+        if !OFFENDER_FIELDS
+            .iter()
+            .any(|f| error[*f].as_str().is_some_and(|v| v.contains(n)))
+        {
+            problems.push(format!("no offender field {OFFENDER_FIELDS:?} names {n:?}"));
+        }
+    }
+    // Hostile names must not reach a terminal raw.
+    if human.stderr.contains('\u{1b}') {
+        problems.push("a raw escape character reached stderr".to_owned());
+    }
+    if let Err(e) = known_kind(&error) {
+        problems.push(e.to_string());
+    }
+    match unchanged {
+        Unchanged::Everything if repo.snapshot()? != before => {
+            problems.push("refs or objects changed".to_owned())
+        }
+        _ if branches()? != branches_before => problems.push("branches or tags changed".to_owned()),
+        _ => {}
+    }
+    ensure!(
+        problems.is_empty(),
+        "{args:?}:\n    - {}\n    stderr: {}\n    json: {}",
+        problems.join("\n    - "),
+        human.stderr.trim(),
+        json_run.stdout.trim()
+    );
+    Ok(error)
+}
+
+/// Run `each` on every case, then fail listing every case that failed.
+pub fn every_case<T: std::fmt::Debug>(
+    cases: &[T],
+    mut each: impl FnMut(&T) -> Result<()>,
+) -> Result<()> {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| each(case).err().map(|e| format!("{case:?}: {e:#}")))
+        .collect();
+    ensure!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+impl Repo {
+    /// Commit onto `main` of a bare repository a blob at a raw byte path,
+    /// which `--cacheinfo` cannot pass (non-UTF-8, control characters), with
+    /// `git update-index -z --index-info` on a private index and a
+    /// compare-and-swap `git update-ref`. Returns the new commit.
+    pub fn commit_raw_path(&self, path: &[u8], content: &[u8], message: &str) -> Result<String> {
+        ensure!(self.bare, "commit_raw_path is for bare repositories");
+        let index = self.tmp.path().join("raw-index");
+        let _ = std::fs::remove_file(&index);
+        let old = self.rev("main")?;
+        let env: [(&str, &OsStr); 1] = [("GIT_INDEX_FILE", index.as_os_str())];
+        self.git_env(&["read-tree", "main"], &env)?;
+        let blob = self.hash_object(&self.tmp.path().join("raw-blob"), content)?;
+        let mut line = format!("100644 {blob}\t").into_bytes();
+        line.extend_from_slice(path);
+        line.push(0);
+        let mut cmd = self.git_command(&self.path);
+        cmd.args(["update-index", "-z", "--index-info"])
+            .env("GIT_INDEX_FILE", &index);
+        let out = run(&mut cmd, Some(&line))?;
+        ensure!(
+            out.status.success(),
+            "git update-index --index-info refused {:?}: {}",
+            String::from_utf8_lossy(path),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8(self.git_env(&["write-tree"], &env)?)?;
+        let commit = self.git(&["commit-tree", tree.trim(), "-p", &old, "-m", message])?;
+        let commit = commit.trim().to_owned();
+        self.git(&["update-ref", "refs/heads/main", &commit, &old])?;
+        Ok(commit)
+    }
+
+    /// Whether git itself refuses `path` as a tree entry of `mode`
+    /// (`100644`, `120000`), with core.protectNTFS and core.protectHFS on, as
+    /// git is on Windows and macOS: the oracle for hostile paths.
+    pub fn git_refuses_path(&self, path: &str, mode: &str) -> Result<bool> {
+        let index = self.tmp.path().join("oracle-index");
+        let _ = std::fs::remove_file(&index);
+        let blob = self.hash_object(&self.tmp.path().join("oracle-blob"), b"x\n")?;
+        let mut cmd = self.git_command(&self.path);
+        cmd.args([
+            "-c",
+            "core.protectNTFS=true",
+            "-c",
+            "core.protectHFS=true",
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("{mode},{blob},{path}"),
+        ])
+        .env("GIT_INDEX_FILE", &index);
+        Ok(!run(&mut cmd, None)?.status.success())
+    }
+}
+
+impl Repo {
+    /// `git clone --bare --filter=blob:none file://…`: a blobless partial
+    /// clone, which holds commits and trees but no blob at all. The source
+    /// must allow filters (`uploadpack.allowFilter`).
+    pub fn clone_partial_bare(&self) -> Result<Repo> {
+        let url = self.file_url();
+        Self::clone_into(
+            &["--bare", "--filter=blob:none"],
+            OsStr::new(&url),
+            "partial.git",
+            true,
+        )
+    }
+
+    /// The loose object file of `id`.
+    pub fn loose_object(&self, id: &str) -> PathBuf {
+        self.git_dir().join("objects").join(&id[..2]).join(&id[2..])
+    }
+}
+
+impl GitDaemon {
+    /// [`GitDaemon::serve`] with extra `git daemon` options, such as
+    /// `--max-connections=0`: by default the daemon takes 32 clients at once
+    /// and, past that, kills a connection from an address with several, which
+    /// on loopback is any of them.
+    ///
+    /// It runs git's `git-daemon` program itself, not `git daemon`: the `git`
+    /// wrapper starts that program as a child of its own, so killing the
+    /// wrapper on drop (as [`GitDaemon::serve`] does) leaves the daemon
+    /// running, orphaned, after the test.
+    pub fn serve_with(repo: &Repo, extra: &[&str]) -> Result<GitDaemon> {
+        ensure!(repo.bare, "git daemon serves bare repositories");
+        let base = repo.path.parent().context("a repository has a folder")?;
+        let log = repo.tmp.path().join("git-daemon.log");
+        let exec_path = repo.git(&["--exec-path"])?;
+        let program = Path::new(exec_path.trim()).join("git-daemon");
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut cmd = Command::new(&program);
+            hermetic(&mut cmd, &repo.home()).current_dir(base);
+            cmd.args([
+                "--reuseaddr",
+                "--informative-errors",
+                "--export-all",
+                "--enable=receive-pack",
+                "--listen=127.0.0.1",
+            ])
+            .args(extra)
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?);
+            let child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
+            let mut daemon = GitDaemon {
+                child,
+                port,
+                log: log.clone(),
+            };
+            match daemon.wait_until_listening()? {
+                true => return Ok(daemon),
+                false => last = daemon.log_text(),
+            }
+        }
+        bail!("git daemon did not start on any of 5 free ports:\n{last}")
+    }
+}
+
+/// The median and the maximum of some counts (0 for none).
+pub fn median_max(values: &[u64]) -> (u64, u64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
+    (median, sorted.last().copied().unwrap_or(0))
+}
+
 impl Repo {
     /// `git clone <flags> <url>` into a new sandbox, e.g. a blobless shallow
     /// bare clone (`--bare --depth 1 --filter=blob:none`).

@@ -1,0 +1,378 @@
+//! `--json` on error (issue 6, point 7): whatever fails, stdout is exactly
+//! one JSON object with `"ok": false`, `"command"`, and an `error` whose
+//! `kind` is one README documents, whose `message` says what went wrong and
+//! whose offender fields name what it was about. One case per documented
+//! kind, each from a real repository in the state that causes it; the
+//! other test files check the same shape on every path they reach
+//! (`support::assert_refusal`).
+
+use std::collections::BTreeSet;
+
+use anyhow::{ensure, Result};
+use serde_json::Value;
+
+use crate::support::{assert_refusal_as, known_kind, Content, Repo, Unchanged, ERROR_KINDS};
+
+/// One failing command: the repository it runs in, its arguments, the exit
+/// status and error kind it must give, and what it must name.
+struct Case {
+    repo: Repo,
+    args: Vec<String>,
+    code: i32,
+    kind: &'static str,
+    named: Vec<String>,
+    /// A remote the repository pushes to, kept alive for the case.
+    origin: Option<Repo>,
+}
+
+fn case(repo: Repo, args: &[&str], code: i32, kind: &'static str, named: &[&str]) -> Case {
+    Case {
+        repo,
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        code,
+        kind,
+        named: named.iter().map(|n| (*n).to_owned()).collect(),
+        origin: None,
+    }
+}
+
+/// A case that pushes to `origin`.
+fn pushing(origin: Repo, mut c: Case) -> Case {
+    c.origin = Some(origin);
+    c
+}
+
+/// A bare repository whose main holds one consolidated fragment.
+fn catalogued() -> Result<Repo> {
+    let repo = Repo::new_bare()?;
+    repo.catalogue_ok(&[
+        "record",
+        "--direct",
+        "--issue",
+        "1",
+        "--artifact",
+        "docs/a.md",
+    ])?;
+    repo.catalogue_ok(&["consolidate"])?;
+    Ok(repo)
+}
+
+/// An origin whose pre-receive hook lands another commit on main before
+/// every push, as a faster writer would, and a bare clone of it.
+fn origin_always_ahead() -> Result<(Repo, Repo)> {
+    let origin = catalogued()?;
+    origin.install_hook(
+        "pre-receive",
+        "#!/bin/sh\n\
+         unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\n\
+         old=$(git rev-parse main)\n\
+         new=$(git commit-tree -p \"$old\" -m 'another writer' \"$old^{tree}\")\n\
+         git update-ref refs/heads/main \"$new\" \"$old\"\n",
+    )?;
+    let clone = origin.clone_bare()?;
+    Ok((origin, clone))
+}
+
+fn cases() -> Result<Vec<Case>> {
+    let mut cases = Vec::new();
+
+    cases.push(case(
+        catalogued()?,
+        &["record", "--issue", "0", "--artifact", "a.md"],
+        2,
+        "usage",
+        &[],
+    ));
+    cases.push(case(catalogued()?, &["no-such-command"], 2, "usage", &[]));
+    let repo = catalogued()?;
+    let gone = repo.scratch().join("gone").display().to_string();
+    cases.push(case(repo, &["-C", &gone, "list"], 2, "usage", &[&gone]));
+
+    let repo = catalogued()?;
+    let file = repo
+        .sandbox_file("broken.json", b"{\"artifacts\": [")?
+        .display()
+        .to_string();
+    cases.push(case(
+        repo,
+        &["record", "--issue", "2", "--fragment", &file],
+        2,
+        "invalid_fragment",
+        &[&file],
+    ));
+    cases.push(case(
+        catalogued()?,
+        &["record", "--key", "a b", "--artifact", "x.md"],
+        2,
+        "invalid_key",
+        &["a b"],
+    ));
+    cases.push(case(
+        catalogued()?,
+        &["record", "--issue", "2", "--artifact", "../x.md"],
+        2,
+        "invalid_path",
+        &["../x.md"],
+    ));
+
+    let repo = catalogued()?;
+    repo.commit_by_hand(
+        &[(
+            "catalogue/fragments/issue-2.json",
+            Content::File(br#"{"artifacts": [{"path": "docs/a.md"}]}"#),
+        )],
+        "A second claim",
+    )?;
+    cases.push(case(
+        repo,
+        &["consolidate"],
+        2,
+        "duplicate_path",
+        &["docs/a.md"],
+    ));
+
+    let repo = catalogued()?;
+    repo.commit_by_hand(
+        &[(
+            "catalogue/fragments/l.json",
+            Content::Symlink("issue-1.json"),
+        )],
+        "A symlink",
+    )?;
+    cases.push(case(
+        repo,
+        &["consolidate"],
+        2,
+        "invalid_tree",
+        &["catalogue/fragments/l.json"],
+    ));
+
+    let repo = catalogued()?;
+    repo.catalogue_ok(&[
+        "record",
+        "--direct",
+        "--issue",
+        "2",
+        "--artifact",
+        "docs/b.md",
+    ])?;
+    cases.push(case(
+        repo,
+        &["check"],
+        1,
+        "stale",
+        &["catalogue/manifest.json"],
+    ));
+
+    let repo = catalogued()?;
+    repo.git(&["config", "core.filesRefLockTimeout", "50"])?;
+    std::fs::write(repo.git_dir().join("refs/heads/main.lock"), "")?;
+    cases.push(case(
+        repo,
+        &["record", "--direct", "--issue", "2", "--artifact", "b.md"],
+        4,
+        "lock",
+        &["refs/heads/main.lock"],
+    ));
+
+    cases.push(case(
+        catalogued()?,
+        &["consolidate", "--branch", "nope"],
+        4,
+        "not_found",
+        &["refs/heads/nope"],
+    ));
+    let repo = catalogued()?;
+    let elsewhere = repo.scratch().display().to_string();
+    cases.push(case(
+        repo,
+        &["-C", &elsewhere, "list"],
+        4,
+        "not_found",
+        &[&elsewhere],
+    ));
+
+    let repo = catalogued()?;
+    let missing = repo.scratch().join("missing.md").display().to_string();
+    let add = format!("{missing}=docs/m.md");
+    cases.push(case(
+        repo,
+        &["record", "--issue", "2", "--add", &add],
+        4,
+        "io",
+        &[&missing],
+    ));
+
+    let repo = catalogued()?;
+    let blob = repo.rev("main:catalogue/fragments/issue-1.json")?;
+    let file = repo
+        .git_dir()
+        .join("objects")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    std::fs::remove_file(&file)?;
+    std::fs::write(&file, b"garbage")?;
+    cases.push(case(repo, &["list"], 4, "git", &[&blob]));
+
+    // A work tree with local changes to a file consolidate would write.
+    let repo = Repo::new()?;
+    repo.catalogue_ok(&[
+        "record",
+        "--direct",
+        "--issue",
+        "1",
+        "--artifact",
+        "docs/a.md",
+    ])?;
+    repo.catalogue_ok(&["consolidate"])?;
+    repo.catalogue_ok(&[
+        "record",
+        "--direct",
+        "--issue",
+        "2",
+        "--artifact",
+        "docs/b.md",
+    ])?;
+    std::fs::write(repo.path.join("catalogue/index.md"), "edited by hand\n")?;
+    cases.push(case(
+        repo,
+        &["consolidate"],
+        4,
+        "dirty_worktree",
+        &["catalogue/index.md"],
+    ));
+
+    // Nothing listens on port 1 of loopback.
+    let url = "git://127.0.0.1:1/nothing.git";
+    cases.push(case(
+        catalogued()?,
+        &["consolidate", "--push", url],
+        4,
+        "remote",
+        &[url],
+    ));
+
+    let origin = catalogued()?;
+    origin.install_hook(
+        "pre-receive",
+        "#!/bin/sh\necho 'main is frozen for the release' >&2\nexit 1\n",
+    )?;
+    let clone = origin.clone_bare()?;
+    let url = origin.file_url();
+    cases.push(pushing(
+        origin,
+        case(
+            clone,
+            &[
+                "record",
+                "--direct",
+                "--issue",
+                "2",
+                "--artifact",
+                "b.md",
+                "--push",
+                &url,
+            ],
+            4,
+            "rejected",
+            &["refs/heads/main"],
+        ),
+    ));
+
+    let (origin, clone) = origin_always_ahead()?;
+    let url = origin.file_url();
+    cases.push(pushing(
+        origin,
+        case(
+            clone,
+            &[
+                "record",
+                "--direct",
+                "--retries",
+                "1",
+                "--issue",
+                "2",
+                "--artifact",
+                "b.md",
+                "--push",
+                &url,
+            ],
+            3,
+            "contention",
+            &["refs/heads/main"],
+        ),
+    ));
+    Ok(cases)
+}
+
+#[test]
+fn every_error_kind_is_one_json_object_naming_its_offender() -> Result<()> {
+    let cases = cases()?;
+    let mut failures = Vec::new();
+    let mut seen = BTreeSet::new();
+    for c in &cases {
+        let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
+        let named: Vec<&str> = c.named.iter().map(String::as_str).collect();
+        // A lost race, a held lock or a remote's refusal comes after the
+        // command built its objects (and fetched): only refs must stay.
+        let unchanged = match c.kind {
+            "lock" | "contention" | "rejected" | "remote" => Unchanged::Branches,
+            _ => Unchanged::Everything,
+        };
+        let outcome = assert_refusal_as(&c.repo, &args, c.code, c.kind, &named, unchanged)
+            .and_then(|error| {
+                // The whole object, once more: ok false and a command (null
+                // only when the command line did not name one).
+                let run = c.repo.catalogue(&[&["--json"][..], &args].concat())?;
+                let out = run.json()?;
+                ensure!(out["ok"] == false, "{out}");
+                let command = &out["command"];
+                ensure!(
+                    command.is_string() || (c.kind == "usage" && command.is_null()),
+                    "no command in {out}"
+                );
+                ensure!(
+                    out.as_object().is_some_and(|o| o.contains_key("command")),
+                    "{out}"
+                );
+                ensure!(
+                    !error["message"].as_str().unwrap_or_default().is_empty(),
+                    "{error}"
+                );
+                known_kind(&error)
+            });
+        match outcome {
+            Ok(()) => {
+                seen.insert(c.kind);
+            }
+            Err(e) => failures.push(format!("{args:?}: {e:#}")),
+        }
+    }
+    ensure!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    let documented: BTreeSet<&str> = ERROR_KINDS.iter().copied().collect();
+    let missing: Vec<&&str> = documented.difference(&seen).collect();
+    ensure!(
+        missing.is_empty(),
+        "no case reaches the documented kinds {missing:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn json_after_the_command_name_shapes_a_usage_error_too() -> Result<()> {
+    let repo = catalogued()?;
+    let run = repo.catalogue(&["record", "--json", "--issue", "nope"])?;
+    run.expect(2)?;
+    let out: Value = run.json()?;
+    ensure!(
+        out["error"]["kind"] == "usage" && out["ok"] == false,
+        "{out}"
+    );
+    Ok(())
+}
