@@ -819,7 +819,12 @@ pub fn repair(repo: &Repository, settings: &Settings, opts: &RepairOptions) -> R
         attempts,
         ..published.value
     };
-    if out.commit.is_some() {
+    // Consolidate whenever this is not a dry run, not only after writing
+    // recovery fragments: a repair killed between its two ref moves left
+    // them on the branch unconsolidated, and the re-run, finding nothing
+    // left to recover, must still finish the job. When the manifest is
+    // current this writes nothing.
+    if !opts.dry_run {
         let copts = consolidate::Options {
             dry_run: false,
             full: false,

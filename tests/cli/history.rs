@@ -1040,3 +1040,29 @@ fn repair_in_a_shallow_clone_reads_only_the_history_it_has() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_repair_stopped_between_its_two_commits_is_finished_by_the_next_one() -> Result<()> {
+    let repo = build(&STALE_REWRITE)?;
+    let first = json_run(&repo, &["repair"], 0)?;
+    let recovery = str_field(&first, "commit")?.to_owned();
+    ensure!(first["consolidated"].is_string(), "{first}");
+    // As if killed after the recovery commit moved the branch, before the
+    // consolidation did (the checkout follows, as the tool makes it).
+    repo.git(&["reset", "-q", "--hard", &recovery])?;
+    let stale = repo.catalogue(&["check"])?;
+    stale.expect(1)?;
+    let second = json_run(&repo, &["repair"], 0)?;
+    assert_eq!(second["recovered"], json!([]), "{second}");
+    ensure!(
+        second["consolidated"].is_string(),
+        "the re-run consolidates: {second}"
+    );
+    repo.catalogue(&["check"])?.expect(0)?;
+    // And a third run writes nothing at all.
+    let before = repo.rev("main")?;
+    let third = json_run(&repo, &["repair"], 0)?;
+    assert_eq!(third["consolidated"], Value::Null, "{third}");
+    assert_eq!(repo.rev("main")?, before);
+    Ok(())
+}
