@@ -418,14 +418,35 @@ fn attempt(
         c.ensure_clean(&paths)?;
     }
     store::check_placement(repo, root, &[&paths[0], &paths[1]])?;
-    let mut changes = Vec::with_capacity(2);
-    for (path, rope) in paths.iter().zip([&rendered.manifest, &rendered.index]) {
-        changes.push(TreeChange {
-            path: path.clone(),
-            kind: EntryKind::Blob,
-            id: store::write_pieces(repo, &pieces(rope), path)?,
+    // The two blobs are hashed and compressed at once, one per core: at
+    // 100,000 fragments they are 58 MB, the biggest single cost left.
+    let (manifest_id, index_id) = std::thread::scope(|scope| {
+        let other = repo.clone();
+        let index = scope.spawn(|| {
+            let other = other;
+            store::write_pieces(&other, &pieces(&rendered.index), &paths[1])
         });
-    }
+        let manifest = store::write_pieces(repo, &pieces(&rendered.manifest), &paths[0]);
+        let index = index.join().unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Git,
+                "the thread writing index.md failed",
+            ))
+        });
+        (manifest, index)
+    });
+    let changes = vec![
+        TreeChange {
+            path: paths[0].clone(),
+            kind: EntryKind::Blob,
+            id: manifest_id?,
+        },
+        TreeChange {
+            path: paths[1].clone(),
+            kind: EntryKind::Blob,
+            id: index_id?,
+        },
+    ];
     let tree = store::write_tree(repo, root, &changes)?;
     let message = opts.message.clone().unwrap_or_else(|| {
         format!(
