@@ -217,11 +217,17 @@ pub fn since_manifest(
     };
     let wanted: Vec<ObjectId> = std::iter::once(manifest_id).chain(index_id).collect();
     fetch(&wanted)?;
-    let manifest = store::read_blob(repo, manifest_id, &manifest_path)?;
+    // Without the delta-base cache: it would keep the base of each of these
+    // two large blobs (the previous versions, 60 MB at 100,000 fragments)
+    // for reuse that never comes.
+    let mut uncached = repo.clone();
+    uncached.objects.unset_pack_cache();
+    let manifest = store::read_blob(&uncached, manifest_id, &manifest_path)?;
     let index = match index_id {
-        Some(id) => Some(store::read_blob(repo, id, &index_path)?),
+        Some(id) => Some(store::read_blob(&uncached, id, &index_path)?),
         None => None,
     };
+    drop(uncached);
     // Only the source line is needed here; the caller cuts the rest.
     let Some(old_source) = source_of(&manifest) else {
         return Ok(Err(format!(

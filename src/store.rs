@@ -218,7 +218,14 @@ pub fn read_blob(repo: &Repository, id: ObjectId, path: &str) -> Result<Vec<u8>>
             .with("path", path)
             .with("blob", id)
     })?;
-    Ok(blob.take_data())
+    let mut data = blob.take_data();
+    // gix resolves a delta chain in a buffer of twice the object's size or
+    // more; a 40 MB manifest would keep 80 MB resident. Give the scratch
+    // half back (for a large buffer this is an mremap, not a copy).
+    if data.capacity() > data.len() + (1 << 20) {
+        data.shrink_to_fit();
+    }
+    Ok(data)
 }
 
 /// What the fragments folder of a tree holds.
