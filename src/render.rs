@@ -430,11 +430,6 @@ impl<'a> Old<'a> {
         if next != lines.len() {
             return None;
         }
-        for pair in pieces.windows(2) {
-            if natural_cmp(pair[0].key, pair[1].key) != std::cmp::Ordering::Less {
-                return None;
-            }
-        }
         // The index's rows: the lines after the table head, up to the first
         // that is not a row.
         let rows: Vec<&str> = match index {
@@ -467,33 +462,40 @@ impl<'a> Old<'a> {
     /// rebuilds in full, which decides): it looks for a `"path":` followed by
     /// the path's JSON text anywhere in a line. One pass over the lines.
     pub fn claimant(&self, paths: &[&str], skip: &BTreeSet<&str>) -> Option<String> {
-        let wanted: HashMap<String, &str> = paths.iter().map(|p| (json_string(p), *p)).collect();
-        for piece in self.pieces.iter().filter(|p| !skip.contains(p.key)) {
-            for line in &self.lines[piece.lines.clone()] {
-                for (at, _) in line.match_indices("\"path\":\"") {
-                    let text = &line[at + 7..];
-                    if let Some(found) = string_token(text).and_then(|t| wanted.get(t)) {
-                        return Some((*found).to_owned());
-                    }
+        let (Some(first), Some(last)) = (self.lines.first(), self.lines.last()) else {
+            return None;
+        };
+        // The artifact lines are one stretch of the manifest: search it whole
+        // for each path, then see whose line a hit is on.
+        let at = |s: &str| s.as_ptr() as usize - self.manifest.as_ptr() as usize;
+        let (start, end) = (at(first), at(last) + last.len());
+        let stretch = &self.manifest[start..end];
+        let starts: Vec<usize> = self.lines.iter().map(|l| at(l) - start).collect();
+        let line_owner: Vec<usize> = self
+            .pieces
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.lines.clone().map(move |_| i))
+            .collect();
+        for path in paths {
+            let needle = format!("\"path\":{}", json_string(path));
+            for (hit, _) in stretch.match_indices(&needle) {
+                // The token must end there: `"path":"a"` is not `"path":"ab"`.
+                if !matches!(
+                    stretch.as_bytes().get(hit + needle.len()),
+                    Some(b',' | b'}')
+                ) {
+                    continue;
+                }
+                let line = starts.partition_point(|&s| s <= hit) - 1;
+                let owner = &self.pieces[line_owner[line]];
+                if !skip.contains(owner.key) {
+                    return Some((*path).to_owned());
                 }
             }
         }
         None
     }
-}
-
-/// The JSON string token at the start of `text` (quotes included).
-fn string_token(text: &str) -> Option<&str> {
-    let bytes = text.as_bytes();
-    let mut i = 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(&text[..=i]),
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 /// Why [`splice`] could not splice.

@@ -385,39 +385,55 @@ pub fn diff_folder(
     new: ObjectId,
     folder: &str,
 ) -> Result<FolderDiff> {
-    let read = |id: ObjectId| -> Result<Vec<(Vec<u8>, EntryKind, ObjectId)>> {
+    let find = |id: ObjectId| -> Result<Option<gix::Tree<'_>>> {
         if id == empty_tree(repo) {
-            return Ok(Vec::new());
+            return Ok(None);
         }
-        let tree = repo.find_tree(id).map_err(|e| {
+        repo.find_tree(id).map(Some).map_err(|e| {
             Error::git(format!("could not read tree {id} of `{folder}`"), &e)
                 .with("path", folder)
                 .with("tree", id)
-        })?;
+        })
+    };
+    // Entries borrow the trees' bytes: no allocation per fragment.
+    fn entries<'t>(
+        tree: &'t Option<gix::Tree<'_>>,
+        id: ObjectId,
+        folder: &str,
+        hash: gix::hash::Kind,
+    ) -> Result<Vec<(&'t [u8], EntryKind, ObjectId)>> {
+        let Some(tree) = tree else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
-        for item in tree.iter() {
+        for item in gix::objs::TreeRefIter::from_bytes(&tree.data, hash) {
             let item = item.map_err(|e| {
                 Error::git(format!("could not decode tree {id} of `{folder}`"), &e)
                     .with("path", folder)
                     .with("tree", id)
             })?;
             out.push((
-                item.filename().to_vec(),
-                item.mode().kind(),
-                item.object_id(),
+                item.filename.as_ref(),
+                item.mode.kind(),
+                item.oid.to_owned(),
             ));
         }
         Ok(out)
-    };
-    let (a, b) = (read(old)?, read(new)?);
+    }
+    let (ta, tb) = (find(old)?, find(new)?);
+    let hash = repo.object_hash();
+    let (a, b) = (
+        entries(&ta, old, folder, hash)?,
+        entries(&tb, new, folder, hash)?,
+    );
     let mut diff = FolderDiff::default();
-    let gone = |entry: &(Vec<u8>, EntryKind, ObjectId), diff: &mut FolderDiff| {
+    let gone = |entry: &(&[u8], EntryKind, ObjectId), diff: &mut FolderDiff| {
         let name = entry.0.to_str_lossy();
         if let Entry::Fragment(blob) = classify_entry(folder, &name, entry.1, entry.2) {
             diff.removed.push(blob.key);
         }
     };
-    let came = |entry: &(Vec<u8>, EntryKind, ObjectId), diff: &mut FolderDiff| {
+    let came = |entry: &(&[u8], EntryKind, ObjectId), diff: &mut FolderDiff| {
         let name = entry.0.to_str_lossy();
         match classify_entry(folder, &name, entry.1, entry.2) {
             Entry::Fragment(blob) => diff.upserts.push(blob),
@@ -429,7 +445,7 @@ pub fn diff_folder(
     while i < a.len() || j < b.len() {
         let order = match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) => {
-                git_order(&x.0, x.1 == EntryKind::Tree, &y.0, y.1 == EntryKind::Tree)
+                git_order(x.0, x.1 == EntryKind::Tree, y.0, y.1 == EntryKind::Tree)
             }
             (Some(_), None) => std::cmp::Ordering::Less,
             _ => std::cmp::Ordering::Greater,
