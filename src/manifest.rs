@@ -301,13 +301,8 @@ mod tests {
     #[test]
     fn natural_keys_sort_as_natural_cmp_does() {
         let alphabet = ['0', '1', '2', '9', 'a', 'B', '-', '.', '_', 'z', 'é'];
-        let mut seed: u64 = 0x243f_6a88_85a3_08d3;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = crate::publish::Jitter::seeded(0x243f_6a88_85a3_08d3);
+        let mut next = |n: usize| rng.below(n);
         let mut words: Vec<String> = (0..400)
             .map(|_| {
                 (0..next(7))

@@ -433,12 +433,26 @@ impl Jitter {
         Jitter(h.finish() | 1)
     }
 
-    /// A number in [0, 1).
-    pub fn next_unit(&mut self) -> f64 {
+    /// A generator that repeats the same numbers for the same seed (tests).
+    pub fn seeded(seed: u64) -> Self {
+        Jitter(seed | 1)
+    }
+
+    fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        self.0
+    }
+
+    /// A number in [0, 1).
+    pub fn next_unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A number in [0, n).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 }
 

@@ -782,17 +782,7 @@ mod tests {
         w.finish()
     }
 
-    /// A tiny xorshift generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
+    use crate::publish::Jitter as Rng;
 
     fn random_fragment(rng: &mut Rng, key: &str, paths: &[&str]) -> Fragment {
         let mut arts = Vec::new();
@@ -928,7 +918,7 @@ mod tests {
     /// duplicate error, of pushing every fragment to one writer.
     #[test]
     fn absorbed_batches_equal_one_writer() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng::seeded(0x9e37_79b9_7f4a_7c15);
         let paths = ["docs", "src"];
         for round in 0..300 {
             let mut set: Vec<Fragment> = (0..rng.below(12))
@@ -960,7 +950,7 @@ mod tests {
     /// renames): every splice equals a full rebuild byte for byte.
     #[test]
     fn splices_equal_full_rebuilds() {
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut rng = Rng::seeded(0x2545_f491_4f6c_dd1d);
         let keys: Vec<String> = (0..14)
             .map(|i| match i % 3 {
                 0 => format!("issue-{i}"),

@@ -564,13 +564,8 @@ mod tests {
     /// every splice checked against a whole parse.
     #[test]
     fn random_edits_agree_with_whole_parses() {
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = crate::publish::Jitter::seeded(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: usize| rng.below(n);
         let atoms = [
             r#"{"path":"a"}"#,
             r#"{"path":"b","n":1}"#,

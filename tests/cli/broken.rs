@@ -35,11 +35,7 @@ const READERS: &[&[&str]] = &[
 
 /// A bare repository whose main holds two consolidated fragments.
 fn catalogued() -> Result<Repo> {
-    let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "2", "--artifact", "b.md"])?;
-    repo.catalogue_ok(&["consolidate"])?;
-    Ok(repo)
+    Repo::new_bare()?.catalogued_with(&[(1, "a.md"), (2, "b.md")])
 }
 
 const FRAGMENT: &str = "catalogue/fragments/issue-1.json";

@@ -44,17 +44,7 @@ fn pushing(origin: Repo, mut c: Case) -> Case {
 
 /// A bare repository whose main holds one consolidated fragment.
 fn catalogued() -> Result<Repo> {
-    let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "1",
-        "--artifact",
-        "docs/a.md",
-    ])?;
-    repo.catalogue_ok(&["consolidate"])?;
-    Ok(repo)
+    Repo::new_bare()?.catalogued_with(&[(1, "docs/a.md")])
 }
 
 /// An origin whose pre-receive hook lands another commit on main before

@@ -212,13 +212,13 @@ fn catalogued_repo() -> Result<Repo> {
     let repo = Repo::new_bare()?;
     repo.git(&["config", "core.filesRefLockTimeout", "50"])?;
     repo.git(&["config", "core.packedRefsTimeout", "50"])?;
-    for n in 1..=12 {
-        let issue = n.to_string();
-        let path = format!("seed/{n}.md");
-        repo.catalogue_ok(&["record", "--direct", "--issue", &issue, "--artifact", &path])?;
-    }
-    repo.catalogue_ok(&["consolidate"])?;
-    Ok(repo)
+    let paths: Vec<String> = (1..=12).map(|n| format!("seed/{n}.md")).collect();
+    let seeds: Vec<(usize, &str)> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i + 1, p.as_str()))
+        .collect();
+    repo.catalogued_with(&seeds)
 }
 
 /// Commit by hand a manifest with one extra entry that no fragment holds, as

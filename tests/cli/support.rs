@@ -999,3 +999,16 @@ impl Repo {
         Self::clone_into(flags, OsStr::new(url), "clone.git", bare)
     }
 }
+
+impl Repo {
+    /// This repository after `record --direct --issue N --artifact PATH` for
+    /// each pair, then one `consolidate`: a branch whose catalogue is current.
+    pub fn catalogued_with(self, artifacts: &[(usize, &str)]) -> Result<Repo> {
+        for (issue, path) in artifacts {
+            let issue = issue.to_string();
+            self.catalogue_ok(&["record", "--direct", "--issue", &issue, "--artifact", path])?;
+        }
+        self.catalogue_ok(&["consolidate"])?;
+        Ok(self)
+    }
+}

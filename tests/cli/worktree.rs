@@ -14,17 +14,7 @@ const WRITTEN: [&str; 3] = [
 
 /// A checkout of main with one recorded and consolidated fragment.
 fn consolidated_checkout() -> Result<Repo> {
-    let repo = Repo::new()?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "1",
-        "--artifact",
-        "docs/a.md",
-    ])?;
-    repo.catalogue_ok(&["consolidate"])?;
-    Ok(repo)
+    Repo::new()?.catalogued_with(&[(1, "docs/a.md")])
 }
 
 #[test]
