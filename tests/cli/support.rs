@@ -635,39 +635,7 @@ impl GitDaemon {
     /// Serve `repo`'s parent folder. A port taken between picking and binding
     /// it (another process got there first) is answered by trying another one.
     pub fn serve(repo: &Repo) -> Result<GitDaemon> {
-        ensure!(repo.bare, "git daemon serves bare repositories");
-        let base = repo.path.parent().context("a repository has a folder")?;
-        let log = repo.tmp.path().join("git-daemon.log");
-        let mut last = String::new();
-        for _ in 0..5 {
-            let port = free_port()?;
-            let mut cmd = repo.git_command(base);
-            cmd.args([
-                "daemon",
-                "--reuseaddr",
-                "--informative-errors",
-                "--export-all",
-                "--enable=receive-pack",
-                "--listen=127.0.0.1",
-            ])
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", base.display()))
-            .arg(base)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?);
-            let child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
-            let mut daemon = GitDaemon {
-                child,
-                port,
-                log: log.clone(),
-            };
-            match daemon.wait_until_listening()? {
-                true => return Ok(daemon),
-                false => last = daemon.log_text(),
-            }
-        }
-        bail!("git daemon did not start on any of 5 free ports:\n{last}")
+        Self::serve_with(repo, &[])
     }
 
     /// `git://127.0.0.1:<port>/<name>` for a repository this daemon serves.
@@ -941,8 +909,8 @@ impl GitDaemon {
     ///
     /// It runs git's `git-daemon` program itself, not `git daemon`: the `git`
     /// wrapper starts that program as a child of its own, so killing the
-    /// wrapper on drop (as [`GitDaemon::serve`] does) leaves the daemon
-    /// running, orphaned, after the test.
+    /// wrapper on drop would leave the daemon running, orphaned, after the
+    /// test.
     pub fn serve_with(repo: &Repo, extra: &[&str]) -> Result<GitDaemon> {
         ensure!(repo.bare, "git daemon serves bare repositories");
         let base = repo.path.parent().context("a repository has a folder")?;
