@@ -426,6 +426,10 @@ fn attempt(
     store::check_placement(repo, root, &[&paths[0], &paths[1]])?;
     // The two blobs are hashed and compressed at once, one per core: at
     // 100,000 fragments they are 58 MB, the biggest single cost left.
+    // Signals are held before the second thread starts, so it inherits the
+    // mask: no thread can take a SIGINT and exit in the middle of either
+    // write (see `crate::signals`); a signal is delivered after both.
+    let held = crate::signals::Held::new();
     let (manifest_id, index_id) = std::thread::scope(|scope| {
         let other = repo.clone();
         let index = scope.spawn(|| {
@@ -441,6 +445,7 @@ fn attempt(
         });
         (manifest, index)
     });
+    drop(held);
     let changes = vec![
         TreeChange {
             path: paths[0].clone(),

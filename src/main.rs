@@ -10,7 +10,13 @@ fn main() {
     // On SIGTERM, SIGINT, SIGHUP: delete the lock files gix holds, then die as
     // the signal says. Objects are written before the ref that makes them
     // reachable, so nothing half-written is ever visible.
-    let _signals = gix::interrupt::init_handler_default(0);
+    //
+    // Installed with the signals held: the handler reads gix-tempfile's
+    // registry, which installing it initialises; a SIGINT landing in between
+    // ran the handler inside that initialisation, waiting on itself forever
+    // (seen once in the SIGINT loop of tests/cli/kill.rs). Held, the signal
+    // is delivered once the handler is ready.
+    let _signals = git_catalogue::signals::held(|| gix::interrupt::init_handler_default(0));
     // `--json` must shape even usage errors, so look for it before clap does.
     let json = std::env::args()
         .skip(1)

@@ -17,10 +17,11 @@
 //! back. The price: while a ref transaction waits for someone else's lock
 //! (up to `core.filesRefLockTimeout`, 3 s by default), a signal waits too.
 //!
-//! The mask is per thread. The process has no other thread while these
-//! guards are held (the threads of [`crate::git`] are joined before any
-//! write), so no other thread can take the signal and run the handler in
-//! the middle of the write. Child processes start with an empty mask
+//! The mask is per thread. Where these guards are held, no other thread
+//! runs (the threads of [`crate::git`] are joined before any write), or the
+//! other threads were started while the guard was held and so inherit the
+//! mask (consolidate writes its two blobs on two threads), so no thread can
+//! take the signal and run the handler in the middle of the write. Child processes start with an empty mask
 //! (Rust's `Command` resets it), so a `git` spawned later is unaffected.
 //! SIGKILL cannot be blocked: what it leaves is what `tests/cli/kill.rs`
 //! checks.

@@ -159,7 +159,21 @@ fn run_and_signal(repo: &Repo, args: &[&str], delay: Duration, signal: &str) -> 
             .stderr(Stdio::null())
             .status()?;
     }
-    Ok(child.wait()?)
+    // A run that a signal leaves hanging is a failure, not a stuck suite:
+    // gix's handler once deadlocked on a signal landing while it was being
+    // installed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("{args:?} did not exit within 30 s of SIG{signal} sent after {delay:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Run `args` with `--json` until it succeeds. Each leftover lock that is in
