@@ -141,10 +141,12 @@ pub fn render_tree<T>(
     fetch(&ids)?;
     let source = listing.source.to_string();
     let mut writer = Writer::new(&source, Some(&settings.dir), true);
+    // Fragments list one to three artifacts; two each is a fair guess.
+    writer.reserve_claims(2 * blobs.len());
     store::map_fragments(
         repo,
         &blobs,
-        64,
+        256,
         |fragments| {
             let mut batch = Writer::batch(Some(&settings.dir));
             for fragment in &fragments {

@@ -13,7 +13,7 @@
 //! Nothing here reads a repository.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{hash_map::Entry, BTreeSet, HashMap};
 use std::ops::Range;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -94,6 +94,25 @@ impl Serialize for Line<'_> {
     }
 }
 
+/// Writes through, putting four spaces after every newline.
+struct Indented<'b>(&'b mut Vec<u8>);
+
+impl std::io::Write for Indented<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for (i, line) in buf.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                self.0.extend_from_slice(b"\n    ");
+            }
+            self.0.extend_from_slice(line);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn separate(buffer: &mut Vec<u8>) {
     if !buffer.is_empty() {
         buffer.extend_from_slice(b",\n");
@@ -137,6 +156,14 @@ impl Writer {
         writer
     }
 
+    /// Make room for the claims of about `paths` artifact paths at once,
+    /// rather than growing the map step by step.
+    pub fn reserve_claims(&mut self, paths: usize) {
+        if let Claims::Check { by_path, .. } = &mut self.claims {
+            by_path.reserve(paths);
+        }
+    }
+
     /// Append a batch that follows every fragment pushed so far, checking
     /// its paths against all claimed before, in order: the error is the one
     /// pushing its fragments here would give.
@@ -153,12 +180,18 @@ impl Writer {
             keys.extend(theirs);
             for (path, i) in paths {
                 let me = offset + i;
-                if let Some(first) = by_path.insert(path.clone(), me) {
-                    return Err(DuplicatePath {
-                        path: path.into_string(),
-                        first: keys[first as usize].clone(),
-                        second: keys[me as usize].clone(),
-                    });
+                // The batch's own string moves into the map: no copy per path.
+                match by_path.entry(path) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(me);
+                    }
+                    Entry::Occupied(taken) => {
+                        return Err(DuplicatePath {
+                            path: taken.key().to_string(),
+                            first: keys[*taken.get() as usize].clone(),
+                            second: keys[me as usize].clone(),
+                        });
+                    }
                 }
             }
         }
@@ -215,16 +248,10 @@ impl Writer {
         self.blocks
             .extend_from_slice(json_string(fragment.key.as_str()).as_bytes());
         self.blocks.extend_from_slice(b": ");
-        let pretty = serde_json::to_string_pretty(&fragment.fields)
+        // serde_json escapes newlines inside strings, so every '\n' it writes is
+        // layout, and indenting after each one nests the object correctly.
+        serde_json::to_writer_pretty(Indented(&mut self.blocks), &fragment.fields)
             .expect("a serde_json::Map always serialises");
-        // serde_json escapes newlines inside strings, so every '\n' here is layout and
-        // re-indenting line by line nests the object correctly.
-        for (i, line) in pretty.split('\n').enumerate() {
-            if i > 0 {
-                self.blocks.extend_from_slice(b"\n    ");
-            }
-            self.blocks.extend_from_slice(line.as_bytes());
-        }
         for (_, fields) in &own {
             let entry = ArtifactEntry { fragment, fields };
             separate(&mut self.lines);

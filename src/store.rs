@@ -320,7 +320,7 @@ pub fn list_fragment_blobs(repo: &Repository, root: ObjectId, dir: &str) -> Resu
             .with("path", &folder)
             .with("tree", entry.id)
         })?;
-        let name = item.filename().to_str_lossy().into_owned();
+        let name = item.filename().to_str_lossy();
         match classify_entry(&folder, &name, item.mode().kind(), item.object_id()) {
             Entry::Fragment(blob) => listing.blobs.push(blob),
             Entry::Ignored(warning) => listing.warnings.push(warning),
