@@ -64,7 +64,23 @@ fn thirty_two_shallow_clones_pushing_through_a_git_daemon_lose_nothing_at_the_de
     let daemon = GitDaemon::serve_with(&origin, &["--max-connections=0"])?;
     let url = daemon.url(&origin)?;
     let cloning = Instant::now();
-    let clones = in_parallel(CLONES, |_| Repo::clone_shallow_bare_url(&url))?;
+    // Setting up is not under test: git daemon listens with a backlog of 5,
+    // so 32 clones connecting at once can be reset by the kernel. A clone
+    // that fails that way is tried again, a few times, before the test gives up.
+    let clones = in_parallel(CLONES, |_| {
+        let mut tries = 1;
+        loop {
+            match Repo::clone_shallow_bare_url(&url) {
+                Ok(clone) => return Ok(clone),
+                Err(e) if tries < 5 => {
+                    eprintln!("setup clone {tries} failed, trying again: {e:#}");
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(200 * tries));
+                }
+                Err(e) => return Err(e.context(format!("cloning {url} failed {tries} times"))),
+            }
+        }
+    })?;
     let cloned = cloning.elapsed();
 
     let start = Barrier::new(CLONES);
