@@ -265,6 +265,10 @@ reset() {
     git worktree prune
   fi
   drop_loose
+  # Let the kernel finish writing back what the last run wrote (the checkout
+  # job writes 100,000 files and deletes them) before the next run starts:
+  # background writeback takes a core from whichever method runs next.
+  sync
 }
 
 # The baselines, seconds per run at 100,000 fragments: fewer rounds, and
@@ -365,7 +369,12 @@ print_table() {
   done
   echo
   echo "goals of issue 5 (stated at 100,000 fragments), from the medians above:"
+  local judged=0
   for n in "${sizes[@]}"; do
+    # Below 100,000 fixed costs (process start, the commit, the ref update)
+    # weigh more than the goals allow for; they are not judged there.
+    if [ "$n" -lt 100000 ]; then continue; fi
+    judged=1
     goal "$n" "full vs plumbing" ">=" 6 "$(median "${times[$n/plumbing]}")" "$(median "${times[$n/full]}")"
     goal "$n" "full vs checkout-script" ">=" 20 "$(median "${times[$n/checkout-script]}")" "$(median "${times[$n/full]}")"
     goal "$n" "full / io-floor full" "<=" 2 "$(median "${times[$n/full]}")" "$(median "${times[$n/io-floor full]}")"
@@ -373,6 +382,7 @@ print_table() {
     peak_goal "$n" full
     peak_goal "$n" incremental
   done
+  if [ "$judged" = 0 ]; then echo "  (none judged: no size of 100,000 fragments or more was run)"; fi
   if [ ${#mismatch[@]} -gt 0 ]; then
     echo
     printf '%s\n' "${mismatch[@]}" | sort | uniq -c

@@ -320,3 +320,55 @@ fn a_new_fragment_after_consolidation_is_picked_up_by_the_next_one() -> Result<(
     );
     Ok(())
 }
+
+#[test]
+fn the_manifest_blob_is_written_at_the_level_core_loose_compression_names() -> Result<()> {
+    // One fragment of 300 artifacts: a manifest of a few dozen KiB of
+    // repetitive lines, which zlib at level 9 shrinks several times over and
+    // level 0 stores as it is (plus framing).
+    let repo = Repo::new_bare()?;
+    let paths: Vec<String> = (0..300).map(|i| format!("docs/report-{i:03}.md")).collect();
+    let mut args = vec!["record", "--direct", "--issue", "7"];
+    for path in &paths {
+        args.extend(["--artifact", path.as_str()]);
+    }
+    repo.catalogue_ok(&args)?;
+    let recorded = repo.rev("main")?;
+    let mut written = Vec::new();
+    for level in ["0", "9"] {
+        repo.git(&["update-ref", "refs/heads/main", &recorded])?;
+        repo.git(&["config", "core.looseCompression", level])?;
+        repo.catalogue_ok(&["consolidate"])?;
+        let id = repo.rev("main:catalogue/manifest.json")?;
+        let size: u64 = repo.git(&["cat-file", "-s", &id])?.trim().parse()?;
+        let file = repo.loose_object(&id);
+        let on_disk = std::fs::metadata(&file)
+            .with_context(|| format!("level {level}: the manifest {id} is not a loose object"))?
+            .len();
+        repo.fsck()?;
+        written.push((level, id.clone(), size, on_disk));
+        // Gone again, so that the next level has to write it anew.
+        std::fs::remove_file(&file)?;
+    }
+    let [(_, id0, size, stored), (_, id9, _, squeezed)] = &written[..] else {
+        unreachable!("two levels")
+    };
+    let (size, stored, squeezed) = (*size, *stored, *squeezed);
+    assert_eq!(
+        id0, id9,
+        "the level changes the bytes on disk, never the object"
+    );
+    assert!(
+        size > 15_000,
+        "a manifest of 300 artifacts, got {size} bytes"
+    );
+    assert!(
+        stored >= size,
+        "at core.looseCompression=0 the {size}-byte manifest is stored, not compressed: {stored} bytes on disk"
+    );
+    assert!(
+        squeezed * 4 < size,
+        "at core.looseCompression=9 the {size}-byte manifest compresses: {squeezed} bytes on disk"
+    );
+    Ok(())
+}
