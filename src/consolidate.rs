@@ -143,6 +143,7 @@ pub fn render_tree<T>(
     let mut writer = Writer::new(&source, Some(&settings.dir), true);
     // Fragments list one to three artifacts; two each is a fair guess.
     writer.reserve_claims(2 * blobs.len());
+    let mut duplicate = None;
     store::map_fragments(
         repo,
         &blobs,
@@ -155,8 +156,21 @@ pub fn render_tree<T>(
             }
             batch
         },
-        |batch| writer.absorb(batch).map_err(duplicate_error),
+        |batch| {
+            // After a path claimed twice, the rest is still read: an invalid
+            // fragment anywhere is reported first, as `check` does, whichever
+            // batch it falls in.
+            if duplicate.is_none() {
+                if let Err(dup) = writer.absorb(batch) {
+                    duplicate = Some(dup);
+                }
+            }
+            Ok(())
+        },
     )?;
+    if let Some(dup) = duplicate {
+        return Err(duplicate_error(dup));
+    }
     let out = writer.finish();
     then(Rendered {
         manifest: vec![Cow::Owned(out.manifest)],
@@ -246,6 +260,18 @@ pub fn since_manifest(
             "the manifest's source tree {old_source} is not in this repository (a shallow clone?)"
         )));
     }
+    // A hand-edited `source` may name any object: only a tree can be
+    // diffed, anything else means rebuilding in full.
+    if old_source != store::empty_tree(repo) {
+        match repo.find_header(old_source) {
+            Ok(header) if header.kind() == gix::object::Kind::Tree => {}
+            _ => {
+                return Ok(Err(format!(
+                    "the manifest's source {old_source} is not a tree"
+                )))
+            }
+        }
+    }
     let diff = store::diff_folder(repo, old_source, source, &folder)?;
     if !diff.problems.is_empty() {
         return Ok(Err(format!(
@@ -284,11 +310,21 @@ fn incremental<'a>(
             settings.index_path()
         )));
     };
+    if !old.index_matches(&settings.dir) {
+        return Ok(Err(format!(
+            "`{}` was not written with `{}` (its source, counts or text around the table differ)",
+            settings.index_path(),
+            settings.manifest_path()
+        )));
+    }
     let diff = &since.diff;
-    let ids: Vec<ObjectId> = diff.upserts.iter().map(|b| b.id).collect();
+    // In natural key order, as a full build reads them: the first invalid
+    // fragment reported is the same either way.
+    let mut upserts: Vec<&store::FragmentBlob> = diff.upserts.iter().collect();
+    upserts.sort_by_cached_key(|b| crate::manifest::natural_key(b.key.as_str()));
+    let ids: Vec<ObjectId> = upserts.iter().map(|b| b.id).collect();
     fetch(&ids)?;
-    let changed = diff
-        .upserts
+    let changed = upserts
         .iter()
         .map(|b| store::read_fragment(repo, b))
         .collect::<Result<Vec<_>>>()?;
@@ -310,7 +346,12 @@ fn incremental<'a>(
             incremental: true,
             note: None,
         })),
-        Err(NotSpliced::Duplicate(dup)) => Err(duplicate_error(dup)),
+        // Refused either way; a full build names the same fragments as
+        // `check` does (the first claimant may be an unchanged one).
+        Err(NotSpliced::Duplicate(dup)) => Ok(Err(format!(
+            "`{}` is claimed twice among the changed fragments",
+            dup.path.escape_debug()
+        ))),
         Err(NotSpliced::MayClaimTwice(path)) => Ok(Err(format!(
             "`{}` may already be claimed by an unchanged fragment",
             path.escape_debug()

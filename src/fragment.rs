@@ -47,8 +47,18 @@ pub struct FragmentKey(String);
 impl FragmentKey {
     /// Validate `s` against `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`.
     pub fn new(s: &str) -> Result<FragmentKey, KeyError> {
+        if FragmentKey::is_valid(s) {
+            Ok(FragmentKey(s.to_owned()))
+        } else {
+            Err(KeyError { key: s.to_owned() })
+        }
+    }
+
+    /// Whether `s` matches `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`, without
+    /// making a key of it.
+    pub fn is_valid(s: &str) -> bool {
         let bytes = s.as_bytes();
-        let valid = match bytes.split_first() {
+        match bytes.split_first() {
             None => false,
             Some((first, rest)) => {
                 first.is_ascii_alphanumeric()
@@ -57,11 +67,6 @@ impl FragmentKey {
                         .iter()
                         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
             }
-        };
-        if valid {
-            Ok(FragmentKey(s.to_owned()))
-        } else {
-            Err(KeyError { key: s.to_owned() })
         }
     }
 

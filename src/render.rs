@@ -348,7 +348,6 @@ pub struct Old<'a> {
     rows: Vec<&'a str>,
 }
 
-/// Split after every '\n' (the last line may lack one).
 /// `a == b` for the short strings compared once per line (separators,
 /// fragment keys), as a plain loop: `==` on slices calls libc's `memcmp`,
 /// and at 460,000 calls per splice of 100,000 fragments the calls alone
@@ -358,6 +357,7 @@ fn short_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
+/// Split after every '\n' (the last line may lack one).
 fn lines_of(text: &str) -> impl Iterator<Item = &str> {
     text.split_inclusive('\n')
 }
@@ -494,6 +494,43 @@ impl<'a> Old<'a> {
             lines,
             rows,
         })
+    }
+
+    /// Whether the old index is the page a [`Writer`] writes around its rows
+    /// for the old manifest, with catalogue folder `dir`: the same `source`,
+    /// the same counts, the same fragments without artifacts, nothing else
+    /// before or after the rows. An index restored from another commit, or
+    /// one whose head or tail was edited, fails; splicing it would keep what
+    /// a full rebuild replaces. Costs the head and the tail, not the rows.
+    pub fn index_matches(&self, dir: &str) -> bool {
+        let Some(index) = self.index else {
+            return false;
+        };
+        let (_, fragments_dir) = index::layout(dir);
+        let mut head = String::with_capacity(512);
+        index::header(
+            &mut head,
+            &fragments_dir,
+            &self.source,
+            self.lines.len(),
+            self.pieces.len(),
+        );
+        let mut foot = String::new();
+        index::footer(
+            &mut foot,
+            self.pieces
+                .iter()
+                .filter(|p| p.lines.is_empty())
+                .map(|p| p.key),
+        );
+        let rows: usize = self.rows.iter().map(|r| r.len()).sum();
+        index.len() == head.len() + rows + foot.len()
+            && index.starts_with(&head)
+            && index.ends_with(&foot)
+            && self
+                .rows
+                .first()
+                .is_none_or(|r| r.as_ptr() as usize - index.as_ptr() as usize == head.len())
     }
 
     /// The first of `paths` that an artifact line of a fragment other than

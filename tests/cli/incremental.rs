@@ -361,3 +361,210 @@ fn a_blobless_clone_fetches_only_the_blobs_it_reads() -> Result<()> {
     assert_eq!(check["current"], true, "{check}");
     Ok(())
 }
+
+/// Each way the previous outputs can fail to be what git-catalogue wrote for
+/// their `source`, short of editing rows consistently in both files: the
+/// incremental path notices, rebuilds in full with a note, and commits the
+/// bytes of a full rebuild.
+#[test]
+fn previous_outputs_the_tool_did_not_write_for_their_source_are_rebuilt_in_full() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let fragment = |n: u32, title: &str| {
+        format!(r#"{{"issue": {n}, "artifacts": [{{"path": "docs/{n}.md", "title": "{title}"}}]}}"#)
+            .into_bytes()
+    };
+    commit_changes(&repo, &[(fragment_path("issue-1"), fragment(1, "A"))], &[])?;
+    repo.catalogue_ok(&["consolidate"])?;
+    let first_index = repo.blob("main:catalogue/index.md")?;
+    commit_changes(&repo, &[(fragment_path("issue-1"), fragment(1, "B"))], &[])?;
+    repo.catalogue_ok(&["consolidate"])?;
+
+    // 1. index.md restored from an older commit: rows and layout fit, but it
+    // was written for another source (and says "A" where the fragment says "B").
+    commit_changes(
+        &repo,
+        &[
+            ("catalogue/index.md".to_owned(), first_index),
+            (fragment_path("issue-2"), fragment(2, "C")),
+        ],
+        &[],
+    )?;
+    let out = repo.catalogue_ok(&["consolidate"])?;
+    assert_eq!(out["mode"], "full", "{out}");
+    ensure!(
+        out["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("index.md") && n.contains("not written with")),
+        "{out}"
+    );
+    assert_current(&repo)?;
+    ensure!(
+        repo.text("main:catalogue/index.md")?.contains("| B |"),
+        "the index follows the fragment"
+    );
+
+    // 2. A `source` naming a blob, not a tree: a full rebuild, not an error.
+    let blob = repo.rev(&format!("main:{}", fragment_path("issue-1")))?;
+    let manifest = repo.text("main:catalogue/manifest.json")?;
+    let old_source = repo.json("main:catalogue/manifest.json")?["source"]
+        .as_str()
+        .context("source")?
+        .to_owned();
+    let forged = manifest.replace(&old_source, &blob);
+    ensure!(forged != manifest, "the source line was replaced");
+    commit_changes(
+        &repo,
+        &[
+            ("catalogue/manifest.json".to_owned(), forged.into_bytes()),
+            (fragment_path("issue-3"), fragment(3, "D")),
+        ],
+        &[],
+    )?;
+    let recorded = repo.catalogue_ok(&[
+        "record",
+        "--direct",
+        "--issue",
+        "4",
+        "--artifact",
+        "docs/4.md",
+    ])?;
+    assert_eq!(recorded["ok"], true, "record builds on it too: {recorded}");
+    let out = repo.catalogue_ok(&["consolidate"])?;
+    assert_eq!(out["mode"], "full", "{out}");
+    ensure!(
+        out["note"]
+            .as_str()
+            .is_some_and(|n| n.contains(&blob) && n.contains("not a tree")),
+        "{out}"
+    );
+    assert_current(&repo)?;
+    assert_eq!(
+        artifact_paths(&repo.json("main:catalogue/manifest.json")?)?,
+        ["docs/1.md", "docs/2.md", "docs/3.md", "docs/4.md"]
+    );
+    repo.fsck()?;
+    Ok(())
+}
+
+/// The incremental path reports the same error as a full rebuild (and
+/// `check`): the first invalid fragment in natural key order, and a path
+/// claimed twice named by its first claimant even when that one is unchanged.
+#[test]
+fn errors_on_the_incremental_path_are_the_errors_of_a_full_rebuild() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let one = br#"{"artifacts": [{"path": "x.md"}]}"#.to_vec();
+    commit_changes(&repo, &[(fragment_path("issue-1"), one)], &[])?;
+    repo.catalogue_ok(&["consolidate"])?;
+    let consolidated = repo.rev("main")?;
+    let both = |repo: &Repo| -> Result<[Value; 2]> {
+        let before = repo.rev("main")?;
+        let mut outs = Vec::new();
+        for args in [&["consolidate"][..], &["consolidate", "--full"][..]] {
+            let (code, out) = repo.catalogue_json(args)?;
+            assert_eq!(code, 2, "{args:?}: {out}");
+            assert_eq!(repo.rev("main")?, before, "{args:?} moved nothing");
+            outs.push(out["error"].clone());
+        }
+        Ok([outs[0].clone(), outs[1].clone()])
+    };
+
+    // issue-2 claims x.md twice itself, and issue-1 (unchanged) owns it.
+    let two = br#"{"artifacts": [{"path": "x.md"}, {"path": "x.md"}]}"#.to_vec();
+    commit_changes(&repo, &[(fragment_path("issue-2"), two)], &[])?;
+    let [incremental, full] = both(&repo)?;
+    assert_eq!(full["kind"], "duplicate_path", "{full}");
+    assert_eq!(full["fragments"], json!(["issue-1", "issue-2"]), "{full}");
+    assert_eq!(incremental, full);
+
+    // issue-9 and issue-10 invalid: tree order reads issue-10 first, natural
+    // order issue-9.
+    repo.git(&["update-ref", "refs/heads/main", &consolidated])?;
+    commit_changes(
+        &repo,
+        &[
+            (fragment_path("issue-9"), br#"{"issue": 9}"#.to_vec()),
+            (fragment_path("issue-10"), b"nope".to_vec()),
+        ],
+        &[],
+    )?;
+    let [incremental, full] = both(&repo)?;
+    assert_eq!(full["kind"], "invalid_fragment", "{full}");
+    assert_eq!(full["path"], "catalogue/fragments/issue-9.json", "{full}");
+    assert_eq!(incremental, full);
+    Ok(())
+}
+
+/// An ignored file that did not change is still warned about, as a full
+/// read warns about it.
+#[test]
+fn an_unchanged_ignored_file_is_warned_about_on_the_incremental_path_too() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let one = br#"{"artifacts": [{"path": "a.md"}]}"#.to_vec();
+    commit_changes(
+        &repo,
+        &[
+            (fragment_path("issue-1"), one),
+            (
+                "catalogue/fragments/README.md".to_owned(),
+                b"notes\n".to_vec(),
+            ),
+        ],
+        &[],
+    )?;
+    let first = repo.catalogue_ok(&["consolidate"])?;
+    let warning = json!(["ignoring `catalogue/fragments/README.md`: not a `.json` fragment"]);
+    assert_eq!(first["warnings"], warning, "{first}");
+    let two = br#"{"artifacts": [{"path": "b.md"}]}"#.to_vec();
+    commit_changes(&repo, &[(fragment_path("issue-2"), two)], &[])?;
+    let out = repo.catalogue_ok(&["consolidate"])?;
+    assert_eq!(out["mode"], "incremental", "{out}");
+    assert_eq!(out["warnings"], warning, "{out}");
+    assert_current(&repo)?;
+    Ok(())
+}
+
+/// A full rebuild reads its fragments in batches on two threads. A path
+/// claimed twice in an early batch does not hide an invalid fragment in a
+/// later one: the invalid fragment is reported, as `check` reports it.
+#[test]
+fn a_full_rebuild_reports_an_invalid_fragment_before_a_duplicate_path_in_any_batch() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    // 300 fragments in one `git fast-import` stream (one process, not 600).
+    let mut stream =
+        String::from("commit refs/heads/main\ncommitter t <t@t> 0 +0000\ndata 4\nmany\n");
+    stream.push_str(&format!("from {}\n", repo.rev("main")?));
+    for n in 1..=300 {
+        let body = match n {
+            // issue-2 claims issue-1's path, in the first batch of 256.
+            2 => r#"{"artifacts": [{"path": "docs/1.md"}]}"#.to_owned(),
+            // issue-300, in the second batch, is invalid.
+            300 => r#"{"issue": 300}"#.to_owned(),
+            _ => format!(r#"{{"artifacts": [{{"path": "docs/{n}.md"}}]}}"#),
+        };
+        stream.push_str(&format!(
+            "M 100644 inline {}\ndata {}\n{body}\n",
+            fragment_path(&format!("issue-{n}")),
+            body.len()
+        ));
+    }
+    let mut cmd = repo.git_command(&repo.path);
+    cmd.args(["fast-import", "--quiet"]);
+    let out = crate::support::run(&mut cmd, Some(stream.as_bytes()))?;
+    ensure!(out.status.success(), "fast-import: {out:?}");
+    let before = repo.rev("main")?;
+    let (code, out) = repo.catalogue_json(&["consolidate"])?;
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out["error"]["kind"], "invalid_fragment", "{out}");
+    assert_eq!(out["error"]["path"], fragment_path("issue-300"), "{out}");
+    assert_eq!(repo.rev("main")?, before, "nothing moved");
+    let (code, check) = repo.catalogue_json(&["check"])?;
+    assert_eq!(code, 1, "{check}");
+    let problems = check["problems"].as_array().context("problems")?;
+    ensure!(
+        problems
+            .iter()
+            .any(|p| p["path"] == json!(fragment_path("issue-300"))),
+        "check names the same fragment: {check}"
+    );
+    Ok(())
+}
