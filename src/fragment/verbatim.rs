@@ -32,6 +32,7 @@
 
 use std::fmt;
 
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
 /// The deepest nesting of arrays and objects a JSON text may have: serde_json's limit,
@@ -233,15 +234,19 @@ impl Reader<'_> {
             }
             let key_at = self.pos;
             let key = self.string()?;
-            if map.contains_key(&key) {
-                return Err(Failure {
-                    offset: key_at,
-                    kind: FailureKind::Duplicate {
-                        key,
-                        path: Vec::new(),
-                    },
-                });
-            }
+            // One lookup per key: the slot found here takes the value.
+            let slot = match map.entry(key) {
+                Entry::Vacant(slot) => slot,
+                Entry::Occupied(taken) => {
+                    return Err(Failure {
+                        offset: key_at,
+                        kind: FailureKind::Duplicate {
+                            key: taken.key().clone(),
+                            path: Vec::new(),
+                        },
+                    });
+                }
+            };
             self.skip_whitespace()?;
             if self.peek() != Some(b':') {
                 return Err(self.syntax("expected `:` after an object key"));
@@ -250,8 +255,8 @@ impl Reader<'_> {
             self.skip_whitespace()?;
             let value = self
                 .value(depth)
-                .map_err(|failure| failure.inside(|| key.clone()))?;
-            map.insert(key, value);
+                .map_err(|failure| failure.inside(|| slot.key().clone()))?;
+            slot.insert(value);
             self.skip_whitespace()?;
             match self.peek() {
                 Some(b',') => self.pos += 1,
