@@ -5,7 +5,7 @@
 //! retry rebuilds on the winner's commit: their fragments are read and land in
 //! the manifest, and nothing they wrote is overwritten.
 
-use std::{borrow::Cow, collections::BTreeSet};
+use std::collections::BTreeSet;
 
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
@@ -171,10 +171,10 @@ pub fn render_tree<T>(
     if let Some(dup) = duplicate {
         return Err(duplicate_error(dup));
     }
-    let out = writer.finish();
+    let out = writer.finish_rope();
     then(Rendered {
-        manifest: vec![Cow::Owned(out.manifest)],
-        index: vec![Cow::Owned(out.index)],
+        manifest: out.manifest,
+        index: out.index,
         fragments: out.fragments,
         artifacts: out.artifacts,
         source: listing.source,

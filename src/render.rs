@@ -270,12 +270,59 @@ impl Writer {
         Ok(())
     }
 
-    /// Both files.
+    /// Both files, each in pieces that are never joined: the manifest's
+    /// head, fragment blocks and middle, its artifact lines, its tail; the
+    /// index's head, its rows, its tail. Written out piece by piece, the
+    /// bulk (lines and rows) is neither copied nor moved again.
+    pub fn finish_rope(self) -> Spliced<'static> {
+        let parts = self.parts();
+        let mut index: Rope<'static> = Vec::new();
+        if let Some((head, rows, foot)) = parts.index {
+            index = vec![
+                Cow::Owned(head.into_bytes()),
+                Cow::Owned(rows.into_bytes()),
+                Cow::Owned(foot.into_bytes()),
+            ];
+        }
+        Spliced {
+            manifest: vec![
+                Cow::Owned(parts.blocks),
+                Cow::Owned(parts.lines),
+                Cow::Borrowed(parts.tail),
+            ],
+            index,
+            fragments: parts.fragments,
+            artifacts: parts.artifacts,
+        }
+    }
+
+    /// Both files, joined.
     ///
     /// The artifact lines, the bulk of the manifest, become the manifest in
     /// place: the smaller parts are inserted before them, so the peak holds
     /// each output once.
     pub fn finish(self) -> Outputs {
+        let parts = self.parts();
+        let mut manifest = parts.lines;
+        manifest.extend_from_slice(parts.tail);
+        manifest.splice(0..0, parts.blocks);
+        let index = match parts.index {
+            None => Vec::new(),
+            Some((head, mut page, foot)) => {
+                page.insert_str(0, &head);
+                page.push_str(&foot);
+                page.into_bytes()
+            }
+        };
+        Outputs {
+            manifest,
+            index,
+            fragments: parts.fragments,
+            artifacts: parts.artifacts,
+        }
+    }
+
+    fn parts(self) -> Parts {
         let Writer {
             source,
             index,
@@ -292,27 +339,36 @@ impl Writer {
         let has_artifacts = !lines.is_empty();
         blocks.splice(0..0, manifest_head(&source, has_fragments));
         blocks.extend_from_slice(manifest_middle(has_fragments, has_artifacts));
-        let mut manifest = lines;
-        manifest.extend_from_slice(manifest_tail(has_artifacts));
-        manifest.splice(0..0, blocks);
-        let index = match index {
-            None => Vec::new(),
-            Some((_, fragments_dir)) => {
-                let mut page = rows;
-                let mut head = String::with_capacity(512);
-                index::header(&mut head, &fragments_dir, &source, artifacts, fragments);
-                page.insert_str(0, &head);
-                index::footer(&mut page, without.iter().map(String::as_str));
-                page.into_bytes()
-            }
-        };
-        Outputs {
-            manifest,
+        let index = index.map(|(_, fragments_dir)| {
+            let mut head = String::with_capacity(512);
+            index::header(&mut head, &fragments_dir, &source, artifacts, fragments);
+            let mut foot = String::new();
+            index::footer(&mut foot, without.iter().map(String::as_str));
+            (head, rows, foot)
+        });
+        Parts {
+            blocks,
+            lines,
+            tail: manifest_tail(has_artifacts),
             index,
             fragments,
             artifacts,
         }
     }
+}
+
+/// A finished [`Writer`]'s outputs before they are joined.
+struct Parts {
+    /// The manifest up to its first artifact line.
+    blocks: Vec<u8>,
+    /// The artifact lines.
+    lines: Vec<u8>,
+    /// The manifest after them.
+    tail: &'static [u8],
+    /// The index's head, rows and tail, when it has one.
+    index: Option<(String, String, String)>,
+    fragments: usize,
+    artifacts: usize,
 }
 
 fn json_string(s: &str) -> String {
@@ -900,6 +956,33 @@ mod tests {
             assert_eq!(out.manifest, m.to_json());
             assert_eq!(out.index, index::render(&m, "catalogue").into_bytes());
             assert!(Old::cut(&out.manifest, Some(&out.index)).is_some());
+        }
+    }
+
+    #[test]
+    fn the_rope_holds_the_bytes_of_the_joined_files() {
+        let mut rng = Rng::seeded(7);
+        let keys = ["a", "issue-2", "issue-10", "z"];
+        for round in 0..50 {
+            // Round 0 has no fragments; random_fragment gives some none.
+            let set: Vec<Fragment> = keys[..round % 5]
+                .iter()
+                .map(|key| random_fragment(&mut rng, key, &["docs", "c|d"]))
+                .collect();
+            // A path claimed twice: no outputs to compare.
+            let Ok(manifest) = Manifest::build(set, TREE) else {
+                continue;
+            };
+            let [mut joined, mut rope] = [0, 1].map(|_| Writer::new(TREE, Some("catalogue"), true));
+            for f in manifest.fragments() {
+                joined.push(f).expect("no duplicates");
+                rope.push(f).expect("no duplicates");
+            }
+            assert_eq!(
+                rope.finish_rope().to_outputs(),
+                joined.finish(),
+                "round {round}"
+            );
         }
     }
 
