@@ -250,26 +250,25 @@ pub fn since_manifest(
             "`{manifest_path}` is not laid out as git-catalogue writes it"
         )));
     };
-    // A shallow clone lacks it when the manifest is older than the tip
-    // commit; a partial (blobless) one can fetch that one tree.
-    if old_source != store::empty_tree(repo)
-        && !repo.has_object(old_source)
-        && (fetch(&[old_source]).is_err() || !repo.has_object(old_source))
-    {
-        return Ok(Err(format!(
-            "the manifest's source tree {old_source} is not in this repository (a shallow clone?)"
-        )));
-    }
-    // A hand-edited `source` may name any object: only a tree can be
-    // diffed, anything else means rebuilding in full.
     if old_source != store::empty_tree(repo) {
-        match repo.find_header(old_source) {
-            Ok(header) if header.kind() == gix::object::Kind::Tree => {}
-            _ => {
-                return Ok(Err(format!(
-                    "the manifest's source {old_source} is not a tree"
-                )))
-            }
+        // A shallow clone lacks it when the manifest is older than the tip
+        // commit; a partial (blobless) one can fetch that one tree.
+        if !repo.has_object(old_source)
+            && (fetch(&[old_source]).is_err() || !repo.has_object(old_source))
+        {
+            return Ok(Err(format!(
+                "the manifest's source tree {old_source} is not in this repository (a shallow clone?)"
+            )));
+        }
+        // A hand-edited `source` may name any object: only a tree can be
+        // diffed, anything else means rebuilding in full.
+        if !repo
+            .find_header(old_source)
+            .is_ok_and(|header| header.kind() == gix::object::Kind::Tree)
+        {
+            return Ok(Err(format!(
+                "the manifest's source {old_source} is not a tree"
+            )));
         }
     }
     let diff = store::diff_folder(repo, old_source, source, &folder)?;

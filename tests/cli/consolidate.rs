@@ -346,11 +346,11 @@ fn the_manifest_blob_is_written_at_the_level_core_loose_compression_names() -> R
             .with_context(|| format!("level {level}: the manifest {id} is not a loose object"))?
             .len();
         repo.fsck()?;
-        written.push((level, id.clone(), size, on_disk));
+        written.push((id, size, on_disk));
         // Gone again, so that the next level has to write it anew.
         std::fs::remove_file(&file)?;
     }
-    let [(_, id0, size, stored), (_, id9, _, squeezed)] = &written[..] else {
+    let [(id0, size, stored), (id9, _, squeezed)] = &written[..] else {
         unreachable!("two levels")
     };
     let (size, stored, squeezed) = (*size, *stored, *squeezed);
