@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Simulate the retry race of src/publish.rs: N writers, no coordination.
+"""Simulate the retry race of src/publish/backoff.rs: N writers, no coordination.
 
 Each writer makes `writes` writes back to back (as tests/cli/load.rs does).
 An attempt reads the remote tip, then pushes one window later (0.7-1.3 of a
@@ -56,7 +56,7 @@ def before(n):
 
 
 def now_(n):
-    # src/publish.rs: 1, 2, 4, 8, then x3, capped at 200 windows.
+    # src/publish/backoff.rs: 1, 2, 4, 8, then x3, capped at 200 windows.
     return min(2 ** (n - 1) if n <= 4 else 8 * 3 ** (n - 4), 200)
 
 

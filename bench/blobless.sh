@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Blobless CI mode (issue 5): the bytes a CI job downloads to consolidate and
+# Blobless CI mode: the bytes a CI job downloads to consolidate and
 # push, in a `--depth 1 --filter=blob:none` clone, against a plain
 # `--depth 1` clone. The remote (served by `git daemon` on 127.0.0.1) holds N
 # fragments (default 10,000), a consolidated manifest, one fragment recorded

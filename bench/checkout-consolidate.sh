@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed's original consolidation job (ADR-0002), the other baseline of
+# The original consolidation job (check out, regenerate, commit, push), the other baseline of
 # issue 5 that bench/consolidate.sh times: a full checkout of main, a script
 # that reads the fragment files and writes manifest.json and index.md
 # (bench/render-catalogue.py, the same content as the tool's), then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of the history scan (issue 4): a generated linear history of
+# Benchmark of the history scan: a generated linear history of
 # 10,000 commits with 2,000 manifest versions. In one run it times, alternating
 # and repeated, `git catalogue repair --dry-run` against the obvious
 # alternatives: one `git show` per version parsed by a script, and one

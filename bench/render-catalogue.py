@@ -10,7 +10,7 @@ bench/consolidate.sh run it:
     render-catalogue.py dir FRAGMENTS_DIR SOURCE OUTDIR
 
 SOURCE is the fragments tree's id, recorded in the manifest. The output
-follows CONTRACT §1 and git-catalogue's layout (src/manifest.rs, src/index.rs)
+follows docs/format.md and git-catalogue's layout (src/core/render/, src/core/index.rs)
 closely enough to be byte-identical for the generated catalogues, which the
 benchmark checks: both baselines then do the same job as the tool. Fragments
 are checked as far as that job needs (a JSON object, an `artifacts` list of
@@ -26,7 +26,7 @@ DIGITS = re.compile(r"[0-9]+|.", re.S)
 
 
 def natural_key(key: str):
-    """CONTRACT §1's natural order as a sort key: a digit run compares by value,
+    """The natural order of docs/format.md as a sort key: a digit run compares by value,
     then by length, and against a character as if it were '0'; full ties fall
     back to bytes."""
     tokens = []

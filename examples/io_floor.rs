@@ -1,4 +1,4 @@
-//! The I/O floor of a consolidation, for `bench/consolidate.sh` (issue 5): the
+//! The I/O floor of a consolidation, for `bench/consolidate.sh`: the
 //! object reads and writes a consolidation cannot avoid, done with gix alone,
 //! with no parsing, validation, sorting or rendering. A consolidation's time
 //! divided by this one's, both timed as whole processes in the same run, says

@@ -1,14 +1,14 @@
-//! The one error type the library returns, and the exit codes of CONTRACT §2.
+//! The one error type the library returns.
 //!
-//! Callers act on the [`ErrorKind`]: the binary maps it to an exit status and to
-//! `"error": {"kind": …}` in `--json` output. Each error also carries the
-//! offender — the fragment path, blob id, commit, ref or lock file — as
-//! structured `details`, so scripts need not parse the message.
+//! Callers act on the [`ErrorKind`]; the offender (the fragment path, blob
+//! id, commit, ref or lock file) travels as typed fields in [`Offender`], so
+//! neither the binary nor a script has to parse the message. The binary
+//! chooses exit codes, JSON names and any hint that names a flag
+//! (docs/format.md, "Exit codes" and "JSON output"): the library only says
+//! which [`Hint`] applies.
 //!
-//! A lost compare-and-swap is *not* an error (see [`crate::publish`]); only
+//! A lost compare-and-swap is *not* an error (see `crate::publish`); only
 //! running out of retries is ([`ErrorKind::Contention`]).
-
-use serde_json::{Map, Value};
 
 /// What went wrong, as a caller acts on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,14 +17,16 @@ pub enum ErrorKind {
     Usage,
     /// A fragment is not valid JSON, or not schema version 1.
     InvalidFragment,
-    /// A fragment key does not match the contract's pattern, or is not a valid ref name.
+    /// A fragment key does not match the key pattern, or is not a valid ref name.
     InvalidKey,
-    /// An artifact path or `--add` destination is refused.
+    /// An artifact path or the destination of a written file is refused.
     InvalidPath,
     /// One artifact path is claimed twice.
     DuplicatePath,
     /// Something other than a regular `<key>.json` blob sits in the fragments folder.
     InvalidTree,
+    /// A committed `manifest.json` is not JSON (found by `verify --history`).
+    InvalidManifest,
     /// The retry budget ran out while other writers kept moving the ref.
     Contention,
     /// A lock file stayed in place longer than we wait.
@@ -33,7 +35,7 @@ pub enum ErrorKind {
     NotFound,
     /// The checked-out work tree has local changes to paths the command would write.
     DirtyWorktree,
-    /// `check` found the manifest or index out of date.
+    /// The manifest or index is out of date.
     Stale,
     /// A remote could not be reached, or git's transport failed (no such remote, network, authentication).
     Remote,
@@ -45,73 +47,39 @@ pub enum ErrorKind {
     Io,
 }
 
-impl ErrorKind {
-    /// The stable name used in `--json` output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Usage => "usage",
-            ErrorKind::InvalidFragment => "invalid_fragment",
-            ErrorKind::InvalidKey => "invalid_key",
-            ErrorKind::InvalidPath => "invalid_path",
-            ErrorKind::DuplicatePath => "duplicate_path",
-            ErrorKind::InvalidTree => "invalid_tree",
-            ErrorKind::Contention => "contention",
-            ErrorKind::Lock => "lock",
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::DirtyWorktree => "dirty_worktree",
-            ErrorKind::Stale => "stale",
-            ErrorKind::Remote => "remote",
-            ErrorKind::Rejected => "rejected",
-            ErrorKind::Git => "git",
-            ErrorKind::Io => "io",
-        }
-    }
+/// The things an error can name, each in its own field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Offender {
+    /// A repository path (or a local file).
+    pub path: Option<String>,
+    /// A blob id.
+    pub blob: Option<String>,
+    /// A tree id.
+    pub tree: Option<String>,
+    /// A commit id, or the revision as the user typed it.
+    pub commit: Option<String>,
+    /// A full ref name.
+    pub refname: Option<String>,
+    /// A lock file.
+    pub lock: Option<String>,
+    /// A fragment key.
+    pub key: Option<String>,
+    /// A remote, as the user named it.
+    pub remote: Option<String>,
+    /// The attempts a writing command made before it stopped.
+    pub attempts: Option<u32>,
+    /// The fragments involved, when there are two (a path claimed twice).
+    pub fragments: Vec<String>,
+}
 
-    /// The kind whose [`as_str`](Self::as_str) is `name`.
-    pub fn from_name(name: &str) -> Option<ErrorKind> {
-        use ErrorKind::*;
-        [
-            Usage,
-            InvalidFragment,
-            InvalidKey,
-            InvalidPath,
-            DuplicatePath,
-            InvalidTree,
-            Contention,
-            Lock,
-            NotFound,
-            DirtyWorktree,
-            Stale,
-            Remote,
-            Rejected,
-            Git,
-            Io,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == name)
-    }
-
-    /// Exit status of CONTRACT §2: 2 bad usage or input, 3 gave up under
-    /// contention, 1 a finding of `check`, 4 every other failure.
-    pub fn exit_code(self) -> i32 {
-        match self {
-            ErrorKind::Usage
-            | ErrorKind::InvalidFragment
-            | ErrorKind::InvalidKey
-            | ErrorKind::InvalidPath
-            | ErrorKind::DuplicatePath
-            | ErrorKind::InvalidTree => 2,
-            ErrorKind::Contention => 3,
-            ErrorKind::Stale => 1,
-            ErrorKind::Lock
-            | ErrorKind::NotFound
-            | ErrorKind::DirtyWorktree
-            | ErrorKind::Remote
-            | ErrorKind::Rejected
-            | ErrorKind::Git
-            | ErrorKind::Io => 4,
-        }
-    }
+/// A next step the binary may add, in its own words (it alone knows the
+/// flags): the library only says which one applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hint {
+    /// The branch does not exist: name another one, or record first.
+    Branch,
+    /// Other writers kept winning: re-run, or allow more retries.
+    Retries,
 }
 
 /// An error with its kind, a sentence for people, and the offender for scripts.
@@ -121,8 +89,11 @@ pub struct Error {
     pub kind: ErrorKind,
     /// One or more sentences naming the offender.
     pub message: String,
-    /// Offender fields for `--json`: `path`, `blob`, `commit`, `ref`, `lock`, `key`, …
-    pub details: Map<String, Value>,
+    /// The offender, field by field (boxed: most results are not errors,
+    /// and a large `Err` would make every `Result` large).
+    pub offender: Box<Offender>,
+    /// A next step for the binary to word, if one applies.
+    pub hint: Option<Hint>,
 }
 
 /// The library's result type.
@@ -134,20 +105,95 @@ impl Error {
         Error {
             kind,
             message: message.into(),
-            details: Map::new(),
+            offender: Box::default(),
+            hint: None,
         }
     }
 
-    /// Attach an offender field, e.g. `.with("ref", "refs/heads/main")`.
-    pub fn with(mut self, field: &str, value: impl ToString) -> Self {
-        self.details
-            .insert(field.to_owned(), Value::String(value.to_string()));
+    /// The one wording of a branch that is not there (on `remote`, when
+    /// given), naming it.
+    pub fn missing_branch(branch: impl std::fmt::Display, remote: Option<&str>) -> Self {
+        let whose = remote
+            .map(|r| format!(" on remote `{r}`"))
+            .unwrap_or_default();
+        let mut err = Error::new(
+            ErrorKind::NotFound,
+            format!("branch {branch} does not exist{whose}"),
+        )
+        .refname(branch);
+        err.offender.remote = remote.map(ToOwned::to_owned);
+        err.hint = Some(Hint::Branch);
+        err
+    }
+
+    /// A remote's refusal, in its own words.
+    pub fn rejected(reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Rejected, reason)
+    }
+
+    /// Name a path.
+    pub fn path(mut self, value: impl ToString) -> Self {
+        self.offender.path = Some(value.to_string());
         self
     }
 
-    /// Attach a numeric field, e.g. `.with_number("attempts", 3)`.
-    pub fn with_number(mut self, field: &str, value: u32) -> Self {
-        self.details.insert(field.to_owned(), Value::from(value));
+    /// Name a blob.
+    pub fn blob(mut self, value: impl ToString) -> Self {
+        self.offender.blob = Some(value.to_string());
+        self
+    }
+
+    /// Name a tree.
+    pub fn tree(mut self, value: impl ToString) -> Self {
+        self.offender.tree = Some(value.to_string());
+        self
+    }
+
+    /// Name a commit (or the revision as given).
+    pub fn commit(mut self, value: impl ToString) -> Self {
+        self.offender.commit = Some(value.to_string());
+        self
+    }
+
+    /// Name a ref.
+    pub fn refname(mut self, value: impl ToString) -> Self {
+        self.offender.refname = Some(value.to_string());
+        self
+    }
+
+    /// Name a lock file.
+    pub fn lock(mut self, value: impl ToString) -> Self {
+        self.offender.lock = Some(value.to_string());
+        self
+    }
+
+    /// Name a fragment key.
+    pub fn key(mut self, value: impl ToString) -> Self {
+        self.offender.key = Some(value.to_string());
+        self
+    }
+
+    /// Name a remote.
+    pub fn remote(mut self, value: impl ToString) -> Self {
+        self.offender.remote = Some(value.to_string());
+        self
+    }
+
+    /// Say how many attempts were made.
+    pub fn attempts(mut self, n: u32) -> Self {
+        self.offender.attempts = Some(n);
+        self
+    }
+
+    /// Name the fragments involved.
+    pub fn fragments<S: ToString>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+        self.offender.fragments = keys.into_iter().map(|k| k.to_string()).collect();
+        self
+    }
+
+    /// Attach a next step for the binary to word.
+    pub fn hint(mut self, hint: Hint) -> Self {
+        self.hint = Some(hint);
         self
     }
 

@@ -3,13 +3,11 @@
 use gix::{ObjectId, Repository};
 use serde_json::Value;
 
-use crate::{
-    consolidate,
-    error::{Error, ErrorKind, Result},
-    manifest::Manifest,
-    settings::Settings,
-    store,
-};
+use crate::catalogue;
+use crate::core::manifest::Manifest;
+use crate::error::{Error, ErrorKind, Result};
+use crate::git::store::{self, ReadError};
+use crate::settings::Settings;
 
 /// The commit to look at: `rev` if given, else the branch tip.
 pub fn target_commit(
@@ -19,13 +17,8 @@ pub fn target_commit(
 ) -> Result<ObjectId> {
     match rev {
         Some(rev) => store::resolve_commit(repo, rev),
-        None => store::ref_target(repo, &settings.branch)?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                format!("branch {} does not exist", settings.branch),
-            )
-            .with("ref", &settings.branch)
-        }),
+        None => store::ref_target(repo, &settings.branch)?
+            .ok_or_else(|| Error::missing_branch(&settings.branch, None)),
     }
 }
 
@@ -74,8 +67,8 @@ pub fn check(
     for blob in &listing.blobs {
         match store::read_fragment(repo, blob) {
             Ok(f) => fragments.push(f),
-            Err(e) if e.kind == ErrorKind::InvalidFragment => report.problems.push(e),
-            Err(e) => return Err(e),
+            Err(ReadError::Invalid(e)) => report.problems.push(e),
+            Err(ReadError::Failed(e)) => return Err(e),
         }
     }
     report.fragments = fragments.len();
@@ -83,7 +76,7 @@ pub fn check(
     let manifest = match Manifest::build(fragments, &listing.source.to_string()) {
         Ok(m) => Some(m),
         Err(dup) => {
-            report.problems.push(consolidate::duplicate_error(dup));
+            report.problems.push(catalogue::duplicate_error(dup));
             None
         }
     };
@@ -91,9 +84,9 @@ pub fn check(
     let Some(manifest) = manifest.filter(|_| report.valid && !fragments_only) else {
         return Ok(report);
     };
-    let built = consolidate::render(manifest, settings, Vec::new());
+    let built = catalogue::render(manifest, settings, Vec::new());
     let stale =
-        consolidate::stale_paths(repo, root, settings, &built.manifest_json, &built.index_md)?;
+        catalogue::stale_paths(repo, root, settings, &built.manifest_json, &built.index_md)?;
     report.current = Some(stale.is_empty());
     for path in stale {
         report.problems.push(
@@ -101,21 +94,17 @@ pub fn check(
                 ErrorKind::Stale,
                 format!("`{path}` of commit {commit} does not match its fragments; run `git catalogue consolidate`"),
             )
-            .with("path", path)
-            .with("commit", commit),
+            .path(path)
+            .commit(commit),
         );
     }
     Ok(report)
 }
 
 /// The catalogue of a commit, built from its fragments.
-pub fn list(
-    repo: &Repository,
-    settings: &Settings,
-    commit: ObjectId,
-) -> Result<consolidate::Built> {
+pub fn list(repo: &Repository, settings: &Settings, commit: ObjectId) -> Result<catalogue::Built> {
     let root = store::commit_tree(repo, commit)?;
-    consolidate::build(repo, root, settings)
+    catalogue::build(repo, root, settings)
 }
 
 /// Whether a fragment's `issue` value is issue `n` (a number, or a string of its digits).

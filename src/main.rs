@@ -3,7 +3,8 @@
 use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches};
-use git_catalogue::{cli::Cli, command_name, error_json, run};
+use git_catalogue::cli::{command_name, errors, json_requested, run, Cli};
+use git_catalogue::error::{Error, ErrorKind};
 use serde_json::{Map, Value};
 
 fn main() {
@@ -16,12 +17,9 @@ fn main() {
     // ran the handler inside that initialisation, waiting on itself forever
     // (seen once in the SIGINT loop of tests/cli/kill.rs). Held, the signal
     // is delivered once the handler is ready.
-    let _signals = git_catalogue::signals::held(|| gix::interrupt::init_handler_default(0));
+    let _signals = git_catalogue::git::signals::held(|| gix::interrupt::init_handler_default(0));
     // `--json` must shape even usage errors, so look for it before clap does.
-    let json = std::env::args()
-        .skip(1)
-        .take_while(|a| a != "--")
-        .any(|a| a == "--json");
+    let json = json_requested(std::env::args().skip(1));
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
@@ -33,10 +31,7 @@ fn main() {
                 _ => 2,
             };
             if json {
-                let err = git_catalogue::error::Error::new(
-                    git_catalogue::error::ErrorKind::Usage,
-                    e.to_string().trim().to_owned(),
-                );
+                let err = Error::new(ErrorKind::Usage, e.to_string().trim().to_owned());
                 emit(None, false, None, Some(&err));
             }
             let _ = e.print();
@@ -47,10 +42,7 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             if json {
-                let err = git_catalogue::error::Error::new(
-                    git_catalogue::error::ErrorKind::Usage,
-                    e.to_string().trim().to_owned(),
-                );
+                let err = Error::new(ErrorKind::Usage, e.to_string().trim().to_owned());
                 emit(None, false, None, Some(&err));
             }
             let _ = e.print();
@@ -76,11 +68,11 @@ fn main() {
             report.exit_code
         }
         Err(err) => {
-            eprintln!("error: {}", for_terminal(&err.message));
+            eprintln!("error: {}", for_terminal(&errors::message(&err)));
             if cli.json {
                 emit(Some(name), false, None, Some(&err));
             }
-            err.kind.exit_code()
+            errors::exit_code(err.kind)
         }
     };
     std::process::exit(code);
@@ -91,7 +83,7 @@ fn emit(
     command: Option<&str>,
     ok: bool,
     fields: Option<Map<String, Value>>,
-    error: Option<&git_catalogue::error::Error>,
+    error: Option<&Error>,
 ) {
     let mut out = Map::new();
     out.insert("ok".to_owned(), Value::Bool(ok));
@@ -105,7 +97,7 @@ fn emit(
         out.insert(k, v);
     }
     if let Some(e) = error {
-        out.insert("error".to_owned(), error_json(e));
+        out.insert("error".to_owned(), errors::error_json(e));
     }
     print_stdout(&format!("{}\n", Value::Object(out)));
 }

@@ -7,14 +7,11 @@
 
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
-use crate::{
-    error::{Error, Result},
-    fragment::FragmentKey,
-    manifest::natural_cmp,
-    remote::Remote,
-    settings::{Settings, PER_ISSUE_PREFIX},
-    store::{self, FragmentBlob},
-};
+use crate::core::key::{natural_cmp, FragmentKey};
+use crate::error::{Error, Result};
+use crate::git::remote::{Fetch, Remote};
+use crate::git::store::{self, FragmentBlob};
+use crate::settings::{Settings, PER_ISSUE_PREFIX};
 
 /// Why a ref is pending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,17 +67,19 @@ pub fn pending(repo: &Repository, settings: &Settings, remote: Option<&Remote>) 
         Some(remote) => {
             let tracking_prefix = remote.tracking_prefix(PER_ISSUE_PREFIX);
             let branch_tracking = remote.tracking_ref(&settings.branch)?;
-            remote.fetch_refspecs(
-                &[
-                    format!(
-                        "+{}:{}",
-                        settings.branch.as_bstr(),
-                        branch_tracking.as_bstr()
-                    ),
-                    format!("+{PER_ISSUE_PREFIX}*:{tracking_prefix}*"),
-                ],
-                true,
-            )?;
+            remote
+                .fetch_refspecs(
+                    &[
+                        format!(
+                            "+{}:{}",
+                            settings.branch.as_bstr(),
+                            branch_tracking.as_bstr()
+                        ),
+                        format!("+{PER_ISSUE_PREFIX}*:{tracking_prefix}*"),
+                    ],
+                    true,
+                )
+                .map_err(Fetch::into_error)?;
             prefixes.push(tracking_prefix);
             store::ref_target(repo, &branch_tracking)?
         }
@@ -128,7 +127,9 @@ pub fn pending(repo: &Repository, settings: &Settings, remote: Option<&Remote>) 
             let artifacts = match store::read_fragment(repo, &blob) {
                 Ok(f) => f.artifacts.len(),
                 Err(e) => {
-                    found.warnings.push(format!("{refname}: {}", e.message));
+                    found
+                        .warnings
+                        .push(format!("{refname}: {}", Error::from(e).message));
                     0
                 }
             };

@@ -1,13 +1,12 @@
-//! Turning raw arguments plus git config into what a command runs with
-//! (STYLE habit 2): the catalogue folder and the branch, validated once.
+//! Where the catalogue lives: the catalogue folder and the branch, from the
+//! values the binary was given plus git config, validated once.
 
 use gix::{refs::FullName, Repository};
 
-use crate::{
-    error::{Error, ErrorKind, Result},
-    fragment::validate_path,
-    store,
-};
+use crate::core::key::FragmentKey;
+use crate::core::path::validate_path;
+use crate::error::{Error, ErrorKind, Result};
+use crate::git::store;
 
 /// Where the catalogue lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +46,7 @@ impl Settings {
                 ErrorKind::Usage,
                 format!("invalid catalogue folder `{dir}`: {e}"),
             )
-            .with("path", &dir)
+            .path(&dir)
         })?;
         let full = branch_ref(branch)?;
         Ok(Settings { dir, branch: full })
@@ -59,7 +58,7 @@ impl Settings {
     }
 
     /// `<dir>/fragments/<key>.json`.
-    pub fn fragment_path(&self, key: &crate::fragment::FragmentKey) -> String {
+    pub fn fragment_path(&self, key: &FragmentKey) -> String {
         format!("{}/fragments/{}", self.dir, key.file_name())
     }
 
@@ -89,19 +88,19 @@ pub fn branch_ref(branch: &str) -> Result<FullName> {
             ErrorKind::Usage,
             format!("invalid branch name `{branch}`: {e}"),
         )
-        .with("ref", &full)
+        .refname(&full)
     })
 }
 
 /// The per-issue ref of a key, `refs/heads/catalogue/<key>`.
-pub fn per_issue_ref(key: &crate::fragment::FragmentKey) -> Result<FullName> {
+pub fn per_issue_ref(key: &FragmentKey) -> Result<FullName> {
     let full = format!("{PER_ISSUE_PREFIX}{key}");
     FullName::try_from(full.as_str()).map_err(|e| {
         Error::new(
             ErrorKind::InvalidKey,
             format!("fragment key `{key}` does not make a valid ref name `{full}`: {e}"),
         )
-        .with("key", key)
-        .with("ref", &full)
+        .key(key)
+        .refname(&full)
     })
 }

@@ -26,16 +26,23 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
-use git_catalogue::fragment::{
-    parse_json, Fragment, FragmentError, FragmentKey, JsonError, MAX_DEPTH, MAX_FRAGMENT_DEPTH,
+use git_catalogue::core::fragment::{
+    parse_json, Fragment, FragmentError, JsonError, MAX_DEPTH, MAX_FRAGMENT_DEPTH,
 };
-use git_catalogue::index;
-use git_catalogue::manifest::{natural_cmp, DuplicatePath, Manifest};
+use git_catalogue::core::key::{natural_cmp, FragmentKey};
+use git_catalogue::core::manifest::{DuplicatePath, Manifest};
+use git_catalogue::core::render::manifest_json;
 use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use proptest::test_runner::{Config, RngAlgorithm};
 use serde_json::{Number, Value};
+
+/// `index.md` as text, as consolidation writes it for the catalogue folder `dir`.
+fn index_page(manifest: &Manifest, dir: &str) -> String {
+    String::from_utf8(git_catalogue::core::render::index_md(manifest, dir))
+        .expect("the index is text")
+}
 
 /// The manifest's `source` in every case: what it is does not matter to the core.
 const SOURCE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
@@ -857,7 +864,7 @@ fn apply(fault: &Fault, model: &Model) -> (J, Expected) {
                 index,
                 path: (*path).to_owned(),
                 // Compared by index and path only; see `check_fragment`.
-                error: git_catalogue::fragment::PathError::Empty,
+                error: git_catalogue::core::path::PathError::Empty,
             })
         }
         Fault::Reserved(i, field, at) => {
@@ -1316,10 +1323,10 @@ proptest! {
                     (Ok(a), Ok(b)) => (a, b),
                     (a, b) => return Err(TestCaseError::fail(format!("{a:?} / {b:?}"))),
                 };
-                let json = built.to_json();
-                prop_assert_eq!(&json, &again.to_json());
-                let page = index::render(&built, "catalogue");
-                prop_assert_eq!(&page, &index::render(&again, "catalogue"));
+                let json = manifest_json(&built);
+                prop_assert_eq!(&json, &manifest_json(&again));
+                let page = index_page(&built, "catalogue");
+                prop_assert_eq!(&page, &index_page(&again, "catalogue"));
                 check_manifest(&json, &models, &entries)?;
                 check_index(&page, &models, &entries)?;
             }
@@ -1396,7 +1403,7 @@ proptest! {
             Ok(parsed) => {
                 let manifest = Manifest::build(vec![parsed], SOURCE)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
-                let json = manifest.to_json();
+                let json = manifest_json(&manifest);
                 prop_assert!(
                     parse_json(&json).is_ok() && serde_json::from_slice::<Value>(&json).is_ok(),
                     "a fragment nested {} deep gives a manifest no JSON reader takes back",

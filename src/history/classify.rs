@@ -2,7 +2,7 @@
 //! artifact path that was ever present, from a version graph built elsewhere.
 //!
 //! It exists apart from the git reading (`history/mod.rs`) so the rules of
-//! issue #4 — linear overwrite vs deletion, lost in merge, bridging of
+//! linear overwrite vs deletion, lost in merge, bridging of
 //! invalid versions, last drop wins — are tested on hand-built graphs without
 //! a repository.
 

@@ -1,4 +1,4 @@
-//! History: `verify --history` and `repair` (issue #4).
+//! History: `verify --history` and `repair`.
 //!
 //! Teams arrive with months of the old racing design in their history, where
 //! concurrent runs overwrote `manifest.json` and lost each other's entries.
@@ -13,70 +13,46 @@ pub mod versions;
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
-    io::{IsTerminal, Write},
     sync::Arc,
-    time::Instant,
 };
 
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 use serde_json::{json, Map, Value};
 
-use crate::{
-    consolidate,
-    error::{Error, ErrorKind, Result},
-    fragment::{Fragment, FragmentKey},
-    manifest::Manifest,
-    publish::{self, Expected, Sink, Step},
-    settings::Settings,
-    store::{self, TreeChange},
-    worktree,
-};
+use crate::catalogue;
+use crate::consolidate;
+use crate::core::fragment::Fragment;
+use crate::core::key::FragmentKey;
+use crate::core::manifest::Manifest;
+use crate::core::path::validate_path;
+use crate::error::{Error, ErrorKind, Result};
+use crate::git::store::{self, ReadError, TreeChange};
+use crate::publish::{self, commit_step, Expected, Sink, Step, Write};
+use crate::settings::Settings;
 
 use classify::{Class, Entries, Node, Version};
 
-/// Progress on stderr, only when it is a terminal and the walk is long.
-struct Progress {
-    start: Instant,
-    tty: bool,
-    shown: bool,
+/// How far a long walk has come, for the binary to show: `tick` is called
+/// for every commit or object read, `done` once at the end.
+pub trait Progress {
+    /// `n` items of `stage` ("verify", "reading history", …) are done.
+    fn tick(&mut self, stage: &str, n: usize);
+    /// The walk is over.
+    fn done(&mut self);
 }
 
-impl Progress {
-    fn new() -> Self {
-        Progress {
-            start: Instant::now(),
-            tty: std::io::stderr().is_terminal(),
-            shown: false,
-        }
-    }
+/// A [`Progress`] that shows nothing.
+#[derive(Debug, Default)]
+pub struct Quiet;
 
-    fn tick(&mut self, what: &str, n: usize) {
-        if !self.tty || n % 100 != 0 {
-            return;
-        }
-        if n >= 1000 || self.start.elapsed().as_secs() >= 1 {
-            self.shown = true;
-            let mut err = std::io::stderr();
-            let _ = write!(err, "\r{what}: {n} commit(s)");
-            let _ = err.flush();
-        }
-    }
-
-    fn done(&self) {
-        if self.shown {
-            let _ = write!(std::io::stderr(), "\r\x1b[K");
-        }
-    }
+impl Progress for Quiet {
+    fn tick(&mut self, _stage: &str, _n: usize) {}
+    fn done(&mut self) {}
 }
 
 fn branch_tip(repo: &Repository, settings: &Settings) -> Result<ObjectId> {
-    store::ref_target(repo, &settings.branch)?.ok_or_else(|| {
-        Error::new(
-            ErrorKind::NotFound,
-            format!("branch {} does not exist", settings.branch),
-        )
-        .with("ref", &settings.branch)
-    })
+    store::ref_target(repo, &settings.branch)?
+        .ok_or_else(|| Error::missing_branch(&settings.branch, None))
 }
 
 fn walk_error(e: impl std::fmt::Display) -> Error {
@@ -88,8 +64,9 @@ fn walk_error(e: impl std::fmt::Display) -> Error {
 pub struct Problem {
     /// The commit.
     pub commit: ObjectId,
-    /// `stale`, `invalid_manifest`, `invalid_fragment`, ...
-    pub kind: String,
+    /// What is wrong: [`ErrorKind::Stale`], [`ErrorKind::InvalidManifest`],
+    /// [`ErrorKind::InvalidFragment`], …
+    pub kind: ErrorKind,
     /// One sentence.
     pub message: String,
     /// The path concerned, if any.
@@ -108,7 +85,11 @@ pub struct Verified {
 }
 
 /// Walk the branch's first-parent history and check every catalogue change.
-pub fn verify(repo: &Repository, settings: &Settings) -> Result<Verified> {
+pub fn verify(
+    repo: &Repository,
+    settings: &Settings,
+    progress: &mut dyn Progress,
+) -> Result<Verified> {
     let tip = branch_tip(repo, settings)?;
     let walk = repo
         .rev_walk([tip])
@@ -117,7 +98,6 @@ pub fn verify(repo: &Repository, settings: &Settings) -> Result<Verified> {
         .map_err(walk_error)?;
     let mut out = Verified::default();
     let mut last: Option<ObjectId> = None;
-    let mut progress = Progress::new();
     for (n, info) in walk.enumerate() {
         progress.tick("verify", n);
         let info = info.map_err(walk_error)?;
@@ -147,15 +127,10 @@ pub fn verify(repo: &Repository, settings: &Settings) -> Result<Verified> {
     Ok(out)
 }
 
-type Found = (String, String, Option<String>);
+type Found = (ErrorKind, String, Option<String>);
 
 fn found(err: &Error) -> Found {
-    let path = err
-        .details
-        .get("path")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    (err.kind.as_str().to_owned(), err.message.clone(), path)
+    (err.kind, err.message.clone(), err.offender.path.clone())
 }
 
 /// Whether a commit wrote `manifest.json` or `index.md`, relative to its
@@ -200,8 +175,11 @@ fn check_commit(
     for blob in &listing.blobs {
         match store::read_fragment(repo, blob) {
             Ok(f) => fragments.push(f),
-            Err(e) if e.kind == ErrorKind::Git => return Err(e),
-            Err(e) => problems.push(found(&e)),
+            Err(ReadError::Invalid(e)) => problems.push(found(&e)),
+            // A missing or unreadable blob is this commit's problem too; only
+            // git itself failing stops the walk.
+            Err(ReadError::Failed(e)) if e.kind == ErrorKind::Git => return Err(e),
+            Err(ReadError::Failed(e)) => problems.push(found(&e)),
         }
     }
     // The manifest must at least be JSON.
@@ -210,7 +188,7 @@ fn check_commit(
         let bytes = store::read_blob(repo, e.id, &manifest_path)?;
         if let Err(err) = serde_json::from_slice::<Value>(&bytes) {
             problems.push((
-                "invalid_manifest".to_owned(),
+                ErrorKind::InvalidManifest,
                 format!("`{manifest_path}` (blob {}) is not valid JSON: {err}", e.id),
                 Some(manifest_path.clone()),
             ));
@@ -223,19 +201,18 @@ fn check_commit(
     let manifest = match Manifest::build(fragments, &listing.source.to_string()) {
         Ok(m) => m,
         Err(dup) => {
-            problems.push(found(&consolidate::duplicate_error(dup)));
+            problems.push(found(&catalogue::duplicate_error(dup)));
             return Ok(problems);
         }
     };
     if !judge_outputs {
         return Ok(problems);
     }
-    let built = consolidate::render(manifest, settings, listing.warnings);
-    for path in
-        consolidate::stale_paths(repo, root, settings, &built.manifest_json, &built.index_md)?
+    let built = catalogue::render(manifest, settings, listing.warnings);
+    for path in catalogue::stale_paths(repo, root, settings, &built.manifest_json, &built.index_md)?
     {
         problems.push((
-            "stale".to_owned(),
+            ErrorKind::Stale,
             format!("`{path}` does not equal the consolidation of the fragments"),
             Some(path),
         ));
@@ -303,8 +280,6 @@ pub struct RepairOptions {
     pub retries: u32,
     /// Commit message override.
     pub message: Option<String>,
-    /// Where the result goes.
-    pub sink: Sink,
 }
 
 /// The verdict on one path, with its entry as last seen (or at the tip).
@@ -337,7 +312,7 @@ struct Graph {
 }
 
 /// Every commit reachable from `tip`, each decoded once.
-fn commit_graph(repo: &Repository, tip: ObjectId, progress: &mut Progress) -> Result<Graph> {
+fn commit_graph(repo: &Repository, tip: ObjectId, progress: &mut dyn Progress) -> Result<Graph> {
     let shallow: BTreeSet<ObjectId> = repo
         .shallow_commits()
         .map_err(walk_error)?
@@ -350,12 +325,12 @@ fn commit_graph(repo: &Repository, tip: ObjectId, progress: &mut Progress) -> Re
             continue;
         }
         progress.tick("reading history", read.len());
-        let commit = repo.find_commit(id).map_err(|e| {
-            Error::git(format!("could not read commit {id}"), &e).with("commit", id)
-        })?;
-        let tree = commit.tree_id().map_err(|e| {
-            Error::git(format!("could not read commit {id}"), &e).with("commit", id)
-        })?;
+        let commit = repo
+            .find_commit(id)
+            .map_err(|e| Error::git(format!("could not read commit {id}"), &e).commit(id))?;
+        let tree = commit
+            .tree_id()
+            .map_err(|e| Error::git(format!("could not read commit {id}"), &e).commit(id))?;
         let parents: Vec<ObjectId> = if shallow.contains(&id) {
             Vec::new()
         } else {
@@ -417,14 +392,18 @@ struct Base {
     uses: usize,
 }
 
-fn analyse(repo: &Repository, settings: &Settings, tip: ObjectId) -> Result<Analysis> {
-    let mut progress = Progress::new();
+fn analyse(
+    repo: &Repository,
+    settings: &Settings,
+    tip: ObjectId,
+    progress: &mut dyn Progress,
+) -> Result<Analysis> {
     let Graph {
         ids,
         trees,
         parents,
         index,
-    } = commit_graph(repo, tip, &mut progress)?;
+    } = commit_graph(repo, tip, progress)?;
     // Each commit's manifest blob (None: no manifest, the empty set). Most
     // commits leave the catalogue folder alone: its tree is looked into once.
     let manifest_path = settings.manifest_path();
@@ -661,7 +640,7 @@ fn recovery_fragments(
         if !wanted {
             continue;
         }
-        if let Err(e) = crate::fragment::validate_path(path) {
+        if let Err(e) = validate_path(path) {
             warnings.push(format!(
                 "not recovering `{}` ({}): its path is invalid: {e}",
                 path.escape_debug(),
@@ -695,18 +674,19 @@ fn recovery_fragments(
     (recovered, groups, warnings)
 }
 
-/// Classify history and write the recovery fragments, then consolidate.
-pub fn repair(repo: &Repository, settings: &Settings, opts: &RepairOptions) -> Result<Repaired> {
+/// Classify history and write the recovery fragments on `sink`, then consolidate.
+pub fn repair(
+    repo: &Repository,
+    settings: &Settings,
+    sink: &dyn Sink,
+    opts: &RepairOptions,
+    progress: &mut dyn Progress,
+) -> Result<Repaired> {
     let branch = &settings.branch;
     let published = publish::with_retries(opts.retries, branch, |_| {
-        let tip = opts.sink.read(repo, &[branch])?[0].ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                format!("branch {branch} does not exist"),
-            )
-            .with("ref", branch)
-        })?;
-        let a = analyse(repo, settings, tip)?;
+        let tip = sink.read(repo, &[branch])?[0]
+            .ok_or_else(|| Error::missing_branch(branch, sink.remote_name()))?;
+        let a = analyse(repo, settings, tip, progress)?;
         let (recovered, groups, warnings) = recovery_fragments(&a, tip, opts.include_deleted);
         let mut done = Repaired {
             versions: a.versions,
@@ -734,7 +714,7 @@ pub fn repair(repo: &Repository, settings: &Settings, opts: &RepairOptions) -> R
             return Ok(Step::Done(done));
         }
         let root = store::commit_tree(repo, tip)?;
-        let mut changes = Vec::new();
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         for (key, (issue, artifacts)) in &groups {
             let key = FragmentKey::new(key).map_err(|e| {
                 Error::new(ErrorKind::InvalidKey, format!("recovery key `{key}`: {e}"))
@@ -765,26 +745,10 @@ pub fn repair(repo: &Repository, settings: &Settings, opts: &RepairOptions) -> R
                     ErrorKind::InvalidFragment,
                     format!("cannot write recovery fragment `{path}`: {e}"),
                 )
-                .with("path", &path)
+                .path(&path)
             })?;
-            let id = store::write_blob(repo, &fragment.to_bytes(), &path)?;
-            changes.push(TreeChange {
-                path,
-                kind: EntryKind::Blob,
-                id,
-            });
+            files.push((path, fragment.to_bytes()));
         }
-        let owned: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
-        let checkout = match opts.sink {
-            Sink::Local => worktree::checkout_of(repo, branch)?,
-            Sink::Remote(_) => None,
-        };
-        if let Some(c) = &checkout {
-            c.ensure_clean(&owned)?;
-        }
-        let paths: Vec<&str> = owned.iter().map(String::as_str).collect();
-        store::check_placement(repo, root, &paths)?;
-        let tree = store::write_tree(repo, root, &changes)?;
         let message = opts.message.clone().unwrap_or_else(|| {
             format!(
                 "catalogue: repair {} lost entr{} as {} recovery fragment(s)\n",
@@ -794,24 +758,39 @@ pub fn repair(repo: &Repository, settings: &Settings, opts: &RepairOptions) -> R
                 } else {
                     "ies"
                 },
-                changes.len()
+                files.len()
             )
         });
-        let commit = store::write_commit(repo, tree, &[tip], &message)?;
-        let cas = opts.sink.swap(
-            repo,
-            branch,
-            Expected::At(tip),
-            commit,
-            "catalogue: repair",
-            false,
-        )?;
-        cas.step(|| {
-            if let Some(w) = checkout.as_ref().and_then(|c| c.follow(tip, commit)) {
-                done.warnings.push(w);
+        let write = Write {
+            target: branch,
+            expected: Expected::At(tip),
+            parent: Some(tip),
+            root,
+            paths: files.iter().map(|(path, _)| path.clone()).collect(),
+            message,
+            log: "catalogue: repair",
+            lease: false,
+            skip_unchanged: false,
+        };
+        let objects = || {
+            files
+                .iter()
+                .map(|(path, bytes)| {
+                    Ok(TreeChange {
+                        path: path.clone(),
+                        kind: EntryKind::Blob,
+                        id: store::write_blob(repo, bytes, path)?,
+                    })
+                })
+                .collect()
+        };
+        Ok(match commit_step(repo, sink, write, objects)? {
+            Step::Lost(loss) => Step::Lost(loss),
+            Step::Done(committed) => {
+                done.warnings.extend(committed.warning);
+                done.commit = committed.commit;
+                Step::Done(done)
             }
-            done.commit = Some(commit);
-            Ok(done)
         })
     })?;
     let attempts = published.attempts;
@@ -830,12 +809,8 @@ pub fn repair(repo: &Repository, settings: &Settings, opts: &RepairOptions) -> R
             full: false,
             retries: opts.retries,
             message: None,
-            sink: match &opts.sink {
-                Sink::Local => Sink::Local,
-                Sink::Remote(r) => Sink::Remote(r.clone()),
-            },
         };
-        let c = consolidate::consolidate(repo, settings, &copts)?;
+        let c = consolidate::consolidate(repo, settings, sink, &copts)?;
         out.consolidated = c.commit;
         out.warnings.extend(c.warnings);
     }

@@ -118,7 +118,7 @@ impl Interner {
         }
         // Numbers as written (serde_json would respell `1E5` as `1e+5`); an
         // old entry that repeats a key is still read, its last value winning.
-        let value = crate::fragment::parse_json(raw)
+        let value = crate::core::fragment::parse_json(raw)
             .ok()
             .or_else(|| serde_json::from_slice::<Value>(raw).ok());
         let e = match value {
@@ -564,7 +564,7 @@ mod tests {
     /// every splice checked against a whole parse.
     #[test]
     fn random_edits_agree_with_whole_parses() {
-        let mut rng = crate::publish::Jitter::seeded(0x9e37_79b9_7f4a_7c15);
+        let mut rng = crate::publish::backoff::Jitter::seeded(0x9e37_79b9_7f4a_7c15);
         let mut next = |n: usize| rng.below(n);
         let atoms = [
             r#"{"path":"a"}"#,

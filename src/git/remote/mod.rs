@@ -12,12 +12,9 @@ pub mod porcelain;
 
 use gix::{refs::FullName, ObjectId, Repository};
 
-use crate::{
-    error::{Error, ErrorKind, Result},
-    git::{Git, Output},
-    publish::Expected,
-    store,
-};
+use crate::error::{Error, ErrorKind, Result};
+use crate::git::command::{Git, Output};
+use crate::git::store::{self, Expected};
 
 pub use porcelain::PushOutcome;
 
@@ -103,9 +100,40 @@ impl Remote {
             .collect())
     }
 
-    /// Fetch `refs` (which must exist on the remote) into their tracking refs
-    /// and return what they hold now. Shallow where the repository is shallow.
-    pub fn fetch(&self, repo: &Repository, refs: &[&FullName]) -> Result<Vec<ObjectId>> {
+    /// What each of `refs` holds on the remote now (`None`: absent there),
+    /// fetched into their tracking refs so the objects are here. Shallow
+    /// where the repository is shallow.
+    pub fn read(&self, repo: &Repository, refs: &[&FullName]) -> Result<Vec<Option<ObjectId>>> {
+        match self.fetch(repo, refs) {
+            Ok(ids) => Ok(ids.into_iter().map(Some).collect()),
+            // Some are absent there: fetch the rest.
+            Err(Fetch::Missing { refs: missing, .. }) => {
+                let present: Vec<&FullName> = refs
+                    .iter()
+                    .copied()
+                    .filter(|r| !missing.contains(&r.as_bstr().to_string()))
+                    .collect();
+                let mut fetched = self
+                    .fetch(repo, &present)
+                    .map_err(Fetch::into_error)?
+                    .into_iter();
+                Ok(refs
+                    .iter()
+                    .map(|r| {
+                        if present.contains(r) {
+                            fetched.next()
+                        } else {
+                            None
+                        }
+                    })
+                    .collect())
+            }
+            Err(Fetch::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Fetch `refs` into their tracking refs and return what they hold now.
+    fn fetch(&self, repo: &Repository, refs: &[&FullName]) -> Result<Vec<ObjectId>, Fetch> {
         if refs.is_empty() {
             return Ok(Vec::new());
         }
@@ -117,12 +145,8 @@ impl Remote {
             refspecs.push(format!("+{}:{}", r.as_bstr(), t.as_bstr()));
             tracking.push(t);
         }
-        self.fetch_refspecs(&refspecs, false)
-            .map_err(|e| match e.kind {
-                ErrorKind::NotFound => e.with("ref", refs[0]),
-                _ => e,
-            })?;
-        tracking
+        self.fetch_refspecs(&refspecs, false)?;
+        let ids = tracking
             .iter()
             .map(|t| {
                 store::ref_target(repo, t)?.ok_or_else(|| {
@@ -130,16 +154,19 @@ impl Remote {
                         ErrorKind::Git,
                         format!("`git fetch` succeeded but left no {t}"),
                     )
-                    .with("ref", t)
+                    .refname(t)
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ids)
     }
 
     /// `git fetch` of raw refspecs into our namespace; `prune` drops tracking
-    /// refs whose remote ref is gone. A named ref the remote lacks is
-    /// [`ErrorKind::NotFound`].
-    pub fn fetch_refspecs(&self, refspecs: &[String], prune: bool) -> Result<()> {
+    /// refs whose remote ref is gone. When the fetch fails, the remote is
+    /// asked (by `git ls-remote`, whose output is made to be read) which of
+    /// the refs named without a glob it lacks: those come back as
+    /// [`Fetch::Missing`], so nothing depends on the words of git's error.
+    pub fn fetch_refspecs(&self, refspecs: &[String], prune: bool) -> Result<(), Fetch> {
         let mut args = vec![
             "-c".to_owned(),
             "gc.auto=0".to_owned(),
@@ -164,15 +191,35 @@ impl Remote {
         if out.success() {
             return Ok(());
         }
-        let err = out.stderr_text();
-        if err.contains("couldn't find remote ref") {
-            return Err(Error::new(
-                ErrorKind::NotFound,
-                format!("remote `{}` lacks a ref to fetch: {err}", self.name),
-            )
-            .with("remote", &self.name));
+        let failed = self.transport_error("fetch from", &out);
+        let named: Vec<FullName> = refspecs
+            .iter()
+            .filter_map(|spec| {
+                let source = spec.trim_start_matches('+').split(':').next()?;
+                (!source.contains('*'))
+                    .then(|| FullName::try_from(source).ok())
+                    .flatten()
+            })
+            .collect();
+        let named: Vec<&FullName> = named.iter().collect();
+        // A remote that cannot list its refs either: the fetch's own error says more.
+        let Ok(exists) = self.existing(&named) else {
+            return Err(Fetch::Failed(failed));
+        };
+        let missing: Vec<String> = named
+            .iter()
+            .zip(exists)
+            .filter(|(_, e)| !e)
+            .map(|(r, _)| r.as_bstr().to_string())
+            .collect();
+        if missing.is_empty() {
+            Err(Fetch::Failed(failed))
+        } else {
+            Err(Fetch::Missing {
+                remote: self.name.clone(),
+                refs: missing,
+            })
         }
-        Err(self.transport_error("fetch from", &out))
     }
 
     /// Fetch objects by id in one request, as git's own lazy fetch in a
@@ -214,7 +261,7 @@ impl Remote {
         }
         Err(self
             .transport_error(&format!("fetch {} missing object(s) from", ids.len()), &out)
-            .with("blob", ids[0]))
+            .blob(ids[0]))
     }
 
     /// Push `commit` to `dest`. `lease` is `None` for a plain fast-forward
@@ -252,7 +299,7 @@ impl Remote {
         })?;
         let dest_text = dest.as_bstr().to_string();
         let Some(status) = refs.iter().find(|r| r.to == dest_text) else {
-            return Err(self.transport_error("push to", &out).with("ref", dest));
+            return Err(self.transport_error("push to", &out).refname(dest));
         };
         match porcelain::classify(status, &out.stderr) {
             PushOutcome::Refused { reason } => {
@@ -276,7 +323,7 @@ impl Remote {
                 self.name
             ),
         )
-        .with("ref", dest)
+        .refname(dest)
     }
 
     fn run(&self, args: &[String], what: &str) -> Result<Output> {
@@ -299,7 +346,42 @@ impl Remote {
                 out.stderr_text()
             ),
         )
-        .with("remote", &self.name)
+        .remote(&self.name)
+    }
+}
+
+/// Why a fetch did not go through.
+#[derive(Debug)]
+pub enum Fetch {
+    /// The remote lacks these refs, as it listed them itself.
+    Missing {
+        /// The remote, as the user named it.
+        remote: String,
+        /// Full ref names.
+        refs: Vec<String>,
+    },
+    /// Anything else: transport, authentication, git.
+    Failed(Error),
+}
+
+impl Fetch {
+    /// As an error: a missing ref is [`ErrorKind::NotFound`], naming it.
+    pub fn into_error(self) -> Error {
+        match self {
+            Fetch::Failed(e) => e,
+            Fetch::Missing { remote, refs } => Error::new(
+                ErrorKind::NotFound,
+                format!("remote `{remote}` has no {}", refs.join(", ")),
+            )
+            .refname(&refs[0])
+            .remote(remote),
+        }
+    }
+}
+
+impl From<Error> for Fetch {
+    fn from(e: Error) -> Fetch {
+        Fetch::Failed(e)
     }
 }
 

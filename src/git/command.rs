@@ -1,4 +1,4 @@
-//! The one place that builds a `git` subprocess (STYLE habit 7).
+//! The one place that starts a process: every `git` subprocess is built here.
 //!
 //! gix does the object and ref work in-process. The `git` CLI is used only
 //! where gix 0.90 has nothing light to offer: updating a checked-out index and

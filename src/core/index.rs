@@ -1,4 +1,4 @@
-//! `index.md`: the catalogue as a person reads it on the forge (CONTRACT §1).
+//! `index.md`: the catalogue as a person reads it on the forge (docs/format.md, "index.md").
 //!
 //! The page is one Markdown table, a row per artifact, linking to each artifact relative
 //! to the page. Every string in it except our own fixed words comes from a fragment,
@@ -12,21 +12,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::manifest::{ArtifactEntry, Manifest};
-
-/// Render `index.md` for the manifest.
-///
-/// `dir` is the catalogue folder relative to the repository root (e.g. `catalogue`, or
-/// `a/b`); links are relative from `<dir>/index.md`, so artifact `docs/a.md` becomes
-/// `../docs/a.md` for `catalogue` and `../../docs/a.md` for `a/b`.
-pub fn render(manifest: &Manifest, dir: &str) -> String {
-    let mut writer = crate::render::Writer::new(manifest.source(), Some(dir), false);
-    for fragment in manifest.fragments() {
-        // `Manifest::build` already refused duplicate paths.
-        let _ = writer.push(fragment);
-    }
-    String::from_utf8(writer.finish().index).expect("the index is built from strings")
-}
+use crate::core::manifest::ArtifactEntry;
 
 /// How links and the folder name are written for a catalogue folder `dir`:
 /// the prefix that climbs from `<dir>/index.md` to the root, and the
@@ -239,8 +225,15 @@ fn push_percent_encoded(out: &mut String, path: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fragment::{Fragment, FragmentKey};
+    use crate::core::fragment::Fragment;
+    use crate::core::key::FragmentKey;
+    use crate::core::manifest::Manifest;
     use serde_json::Map;
+
+    /// The whole page, as consolidation writes it.
+    fn render(manifest: &Manifest, dir: &str) -> String {
+        String::from_utf8(crate::core::render::index_md(manifest, dir)).expect("the index is text")
+    }
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -1,4 +1,4 @@
-//! Fragments: the source of truth of a catalogue (CONTRACT §1).
+//! Fragments: the source of truth of a catalogue (docs/format.md, "Fragments").
 //!
 //! Every producer run writes its own small JSON file, `catalogue/fragments/<key>.json`,
 //! so concurrent writers never touch the same file. This module decides what a valid
@@ -6,7 +6,6 @@
 //! it reads no files and no git objects, so the rules can be tested on plain bytes and
 //! applied identically by `record`, `check` and `consolidate`.
 
-use std::cmp::Ordering;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -14,6 +13,9 @@ use serde_json::{Map, Value};
 mod verbatim;
 
 pub use verbatim::{JsonError, MAX_DEPTH};
+
+use crate::core::key::FragmentKey;
+use crate::core::path::{validate_path, PathError};
 
 /// The largest fragment blob we accept. Exactly 1 MiB is allowed, one byte more is not.
 ///
@@ -29,103 +31,6 @@ pub const MAX_FRAGMENT_BYTES: usize = 1 << 20;
 /// so many JSON tools read. A fragment nested deeper would produce a manifest that
 /// nobody, this tool included, could read back.
 pub const MAX_FRAGMENT_DEPTH: usize = MAX_DEPTH - 2;
-
-/// The longest key the contract allows: one leading character plus up to 127 more.
-const MAX_KEY_LEN: usize = 128;
-
-/// The key pattern, as shown to people in error messages.
-const KEY_PATTERN: &str = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}";
-
-/// The name of a fragment: its file name in the fragments folder without `.json`.
-///
-/// Construction validates the contract's pattern `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`, so a
-/// key can always be used as a file name and inside a ref name without further checks.
-/// Keys order naturally (see [`crate::manifest::natural_cmp`]): `issue-2` < `issue-10`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct FragmentKey(String);
-
-impl FragmentKey {
-    /// Validate `s` against `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`.
-    pub fn new(s: &str) -> Result<FragmentKey, KeyError> {
-        if FragmentKey::is_valid(s) {
-            Ok(FragmentKey(s.to_owned()))
-        } else {
-            Err(KeyError { key: s.to_owned() })
-        }
-    }
-
-    /// Whether `s` matches `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`, without
-    /// making a key of it.
-    pub fn is_valid(s: &str) -> bool {
-        let bytes = s.as_bytes();
-        match bytes.split_first() {
-            None => false,
-            Some((first, rest)) => {
-                first.is_ascii_alphanumeric()
-                    && bytes.len() <= MAX_KEY_LEN
-                    && rest
-                        .iter()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-            }
-        }
-    }
-
-    /// The key an issue run uses: `issue-<n>`.
-    pub fn for_issue(n: u64) -> FragmentKey {
-        // Always valid: "issue-" plus at most 20 digits is far below the length limit.
-        FragmentKey(format!("issue-{n}"))
-    }
-
-    /// The key text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The file name in the fragments folder: `<key>.json`.
-    pub fn file_name(&self) -> String {
-        format!("{}.json", self.0)
-    }
-}
-
-impl fmt::Display for FragmentKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Ord for FragmentKey {
-    /// Natural order, so `issue-2` sorts before `issue-10` everywhere keys are listed.
-    fn cmp(&self, other: &Self) -> Ordering {
-        crate::manifest::natural_cmp(&self.0, &other.0)
-    }
-}
-
-impl PartialOrd for FragmentKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// A string that is not a valid fragment key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyError {
-    /// The refused text, as given.
-    pub key: String,
-}
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The key is unvalidated input: escape it so it cannot smuggle control
-        // characters into a terminal or a log.
-        write!(
-            f,
-            "invalid fragment key `{}`: a key must match {KEY_PATTERN}",
-            self.key.escape_debug()
-        )
-    }
-}
-
-impl std::error::Error for KeyError {}
 
 /// A parsed, validated fragment.
 ///
@@ -144,7 +49,7 @@ pub struct Fragment {
 }
 
 impl Fragment {
-    /// Parse and validate fragment bytes (CONTRACT §1 schema v1).
+    /// Parse and validate fragment bytes (schema version 1, docs/format.md, "Fragments").
     ///
     /// The size limit is checked before any parsing. The JSON is read by
     /// [`parse_json`]: numbers are kept as written, strings as their characters, fields
@@ -386,106 +291,10 @@ impl std::error::Error for FragmentError {
     }
 }
 
-/// Why an artifact path (or a `--add` destination) is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PathError {
-    /// The path is empty.
-    Empty,
-    /// The path starts with `/`.
-    Absolute,
-    /// The path has an empty segment: `a//b` or a trailing `/`.
-    EmptySegment,
-    /// The path has a `.` or `..` segment.
-    DotSegment,
-    /// The path holds NUL or another control character (U+0000..U+001F, U+007F).
-    ControlCharacter,
-    /// The path holds a backslash, which is a separator on Windows.
-    Backslash,
-    /// git refuses a segment of the path (`.git`, a Windows device name, ...).
-    Refused {
-        /// The refused segment.
-        segment: String,
-        /// gix's reason.
-        reason: String,
-    },
-}
-
-impl fmt::Display for PathError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PathError::Empty => f.write_str("the path is empty"),
-            PathError::Absolute => f.write_str("the path is absolute (starts with `/`)"),
-            PathError::EmptySegment => {
-                f.write_str("the path has an empty segment (`//` or a trailing `/`)")
-            }
-            PathError::DotSegment => f.write_str("the path has a `.` or `..` segment"),
-            PathError::ControlCharacter => {
-                f.write_str("the path holds a NUL or other control character")
-            }
-            PathError::Backslash => f.write_str("the path holds a backslash"),
-            PathError::Refused { segment, reason } => write!(
-                f,
-                "git refuses the path segment `{}`: {reason}",
-                segment.escape_debug()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for PathError {}
-
-/// Check a path against the contract's rules, then git's own.
-///
-/// The contract: non-empty, relative, `/`-separated, no `.` or `..` segment, no leading
-/// `/`, no empty segment (no `a//b`, no trailing `/`), no NUL or control character
-/// (U+0000..U+001F and U+007F), no backslash. Then every segment must pass gix's
-/// component validation with all protections on (`.git` in any case and its NTFS and
-/// HFS+ disguises, Windows device names and characters), because such a path could
-/// not be checked out safely on every platform the catalogue's readers use.
-pub fn validate_path(path: &str) -> Result<(), PathError> {
-    if path.is_empty() {
-        return Err(PathError::Empty);
-    }
-    if path.starts_with('/') {
-        return Err(PathError::Absolute);
-    }
-    // C0, DEL and C1: none belongs in a file name, and all of them can hide text.
-    if path.chars().any(char::is_control) {
-        return Err(PathError::ControlCharacter);
-    }
-    if path.contains('\\') {
-        return Err(PathError::Backslash);
-    }
-    for segment in path.split('/') {
-        match segment {
-            "" => return Err(PathError::EmptySegment),
-            "." | ".." => return Err(PathError::DotSegment),
-            _ => {}
-        }
-    }
-    // What git itself refuses (core.protectNTFS and core.protectHFS are on by
-    // default in git): `.git` in any case or disguise, `git~1`, `.git.`, …
-    // Windows device names and `:` are valid paths to git, so they are allowed.
-    let options = gix::validate::path::component::Options {
-        protect_windows: false,
-        protect_ntfs: true,
-        protect_hfs: true,
-    };
-    for segment in path.split('/') {
-        gix::validate::path::component(segment.into(), None, options).map_err(|error| {
-            PathError::Refused {
-                segment: segment.to_owned(),
-                reason: error.to_string(),
-            }
-        })?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::key::{KeyError, KEY_PATTERN};
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -668,7 +477,10 @@ mod tests {
             )
         };
         let deepest = parse(&nested(MAX_FRAGMENT_DEPTH))?;
-        let manifest = crate::manifest::Manifest::build(vec![deepest], "s")?.to_json();
+        let manifest = crate::core::render::manifest_json(&crate::core::manifest::Manifest::build(
+            vec![deepest],
+            "s",
+        )?);
         serde_json::from_slice::<Value>(&manifest)?;
         parse_json(&manifest)?;
         match parse(&nested(MAX_FRAGMENT_DEPTH + 1)) {

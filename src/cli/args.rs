@@ -1,9 +1,9 @@
 //! Command-line definitions, and nothing else: no IO happens here.
 //!
 //! [`crate::settings`] turns these raw arguments, plus git config, into the
-//! settings a command runs with (STYLE habit 2). Global flags are `global`, so
-//! `--json` and friends work before or after the command name, as CONTRACT §2
-//! promises.
+//! settings a command runs with, so parsing stays apart from reading git.
+//! Global flags are `global`, so `--json` and friends work before or after
+//! the command name, as README.md promises.
 
 use std::path::PathBuf;
 
@@ -32,7 +32,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The commands of CONTRACT §2.
+/// The commands (README.md, "Commands").
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write this run's fragment as a commit (on `refs/heads/catalogue/<key>`, or the branch with --direct).

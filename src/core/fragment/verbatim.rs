@@ -1,6 +1,6 @@
 //! A strict JSON reader that keeps every number exactly as it was written.
 //!
-//! Fragments are copied into the manifest verbatim (CONTRACT §1), numbers digit for
+//! Fragments are copied into the manifest verbatim (docs/format.md, "Fragments"), numbers digit for
 //! digit. serde_json with `arbitrary_precision` keeps the digits but respells every
 //! exponent (`1e400` and `1E+400` both come back as `1e+400`), and a document that
 //! repeats a key silently keeps only the last value. Neither is what the author wrote,

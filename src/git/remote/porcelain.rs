@@ -1,4 +1,4 @@
-//! A pure parser of `git push --porcelain` output (STYLE habit 3), and the
+//! A pure parser of `git push --porcelain` output, tested on captured samples, and the
 //! classification the retry loop acts on.
 //!
 //! The format (git-push(1), "OUTPUT"), on stdout:

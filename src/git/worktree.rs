@@ -1,4 +1,4 @@
-//! Keeping a checked-out branch's index and work tree in step (CONTRACT §2).
+//! Keeping a checked-out branch's index and work tree in step (docs/format.md, "Concurrency").
 //!
 //! git-catalogue writes commits without a checkout. When the branch it moves
 //! is the one checked out in a non-bare repository, the index and work tree
@@ -13,7 +13,7 @@ use gix::{refs::FullName, ObjectId, Repository};
 
 use crate::{
     error::{Error, ErrorKind, Result},
-    git::Git,
+    git::command::Git,
 };
 
 /// A work tree whose HEAD is the branch being written.
@@ -81,36 +81,41 @@ impl Checkout {
                     if dirty.len() == 1 { "it".to_owned() } else { format!("them: {}", dirty.join(", ")) }
                 ),
             )
-            .with("path", first));
+            .path(first));
         }
         Ok(())
     }
 
-    /// Move index and work tree from `old` to `new`, as a fast-forward.
+    /// Move index and work tree from `old` to `new`, as a fast-forward, once.
     ///
     /// The branch has already moved when this runs, so a failure here is not
-    /// the command's failure: it comes back as a warning saying how to catch
-    /// up. Another local writer following its own commit holds `index.lock`
-    /// for a moment; that is waited for with backoff.
-    pub fn follow(&self, old: ObjectId, new: ObjectId) -> Option<String> {
+    /// the command's failure: the caller turns it into a warning. Another
+    /// local writer following its own commit holds `index.lock` for a moment;
+    /// [`Unfollowed::index_locked`] says so, and the caller may try again.
+    pub fn follow(&self, old: ObjectId, new: ObjectId) -> Result<(), Unfollowed> {
         let args = ["read-tree", "-m", "-u", &old.to_string(), &new.to_string()];
-        let mut jitter = crate::publish::Jitter::new();
-        let mut last = String::new();
-        for n in 1..=12 {
-            match self.git.run(args) {
-                Ok(out) if out.success() => return None,
-                Ok(out) => last = out.stderr_text(),
-                Err(e) => last = e.message,
-            }
-            if !last.contains("index.lock") {
-                break;
-            }
-            std::thread::sleep(crate::publish::backoff(n, &mut jitter));
-        }
-        Some(format!(
-            "the branch moved to {new}, but the work tree {} could not follow: {last} \
-             (the commit is safe; run `git reset --keep {new}` to catch up)",
-            self.workdir.display()
-        ))
+        let reason = match self.git.run(args) {
+            Ok(out) if out.success() => return Ok(()),
+            Ok(out) => out.stderr_text(),
+            Err(e) => e.message,
+        };
+        Err(Unfollowed {
+            index_locked: reason.contains("index.lock"),
+            reason,
+        })
     }
+
+    /// The work tree's folder.
+    pub fn workdir(&self) -> &std::path::Path {
+        &self.workdir
+    }
+}
+
+/// Why a work tree did not follow its branch.
+#[derive(Debug)]
+pub struct Unfollowed {
+    /// git's own words.
+    pub reason: String,
+    /// Whether another process held the index lock: worth another try.
+    pub index_locked: bool,
 }

@@ -1,0 +1,357 @@
+//! A tree's catalogue: what its fragments make, and whether the tree's own
+//! `manifest.json` and `index.md` are that.
+//!
+//! `consolidate`, `record`, `check`, `list` and `repair` all ask the same
+//! questions of a tree, so they ask them here: build both files from every
+//! fragment ([`build`], [`render_tree`]), or only from the fragments changed
+//! since the manifest's `source` ([`since_manifest`]); and which of the two
+//! files are stale ([`stale_paths`]).
+
+use std::collections::BTreeSet;
+
+use gix::{objs::tree::EntryKind, ObjectId, Repository};
+
+use crate::core::key::{natural_key, FragmentKey};
+use crate::core::manifest::{DuplicatePath, Manifest};
+use crate::core::render::{self, NotSpliced, Old, Rope, Writer};
+use crate::error::{Error, ErrorKind, Result};
+use crate::git::store;
+use crate::settings::Settings;
+
+/// The catalogue a tree's fragments make, rendered.
+#[derive(Debug)]
+pub struct Built {
+    /// The consolidated catalogue.
+    pub manifest: Manifest,
+    /// `manifest.json` bytes.
+    pub manifest_json: Vec<u8>,
+    /// `index.md` bytes.
+    pub index_md: Vec<u8>,
+    /// Entries of the fragments folder that were skipped, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// Read every fragment of `root` and render manifest and index. Fails on the
+/// first invalid fragment or duplicate path, naming it.
+pub fn build(repo: &Repository, root: ObjectId, settings: &Settings) -> Result<Built> {
+    let read = store::read_fragments(repo, root, &settings.dir)?;
+    let manifest =
+        Manifest::build(read.fragments, &read.source.to_string()).map_err(duplicate_error)?;
+    Ok(render(manifest, settings, read.warnings))
+}
+
+/// Render a built manifest's two files.
+pub fn render(manifest: Manifest, settings: &Settings, warnings: Vec<String>) -> Built {
+    let outputs = render::outputs(&manifest, Some(&settings.dir));
+    let (manifest_json, index_md) = (outputs.manifest, outputs.index);
+    Built {
+        manifest,
+        manifest_json,
+        index_md,
+        warnings,
+    }
+}
+
+/// The one way a path claimed twice is reported: the path and both fragments.
+pub fn duplicate_error(dup: DuplicatePath) -> Error {
+    Error::new(ErrorKind::DuplicatePath, dup.to_string())
+        .path(&dup.path)
+        .fragments([dup.first.as_str(), dup.second.as_str()])
+}
+
+/// Which of manifest and index in `root` differ from `built` (missing ones
+/// included); empty when the catalogue is current.
+pub fn stale_paths(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    manifest_json: &[u8],
+    index_md: &[u8],
+) -> Result<Vec<String>> {
+    let mut stale = Vec::new();
+    for (path, bytes) in [
+        (settings.manifest_path(), manifest_json),
+        (settings.index_path(), index_md),
+    ] {
+        if !store::holds(repo, root, &path, &[bytes])? {
+            stale.push(path);
+        }
+    }
+    Ok(stale)
+}
+
+/// The two files a tree's fragments make, and how they were made.
+#[derive(Debug)]
+pub struct Rendered<'a> {
+    /// `manifest.json`, in pieces (see [`render::Rope`]).
+    pub manifest: Rope<'a>,
+    /// `index.md`, in pieces.
+    pub index: Rope<'a>,
+    /// Fragments listed.
+    pub fragments: usize,
+    /// Artifacts listed.
+    pub artifacts: usize,
+    /// The fragments tree they were built from.
+    pub source: ObjectId,
+    /// Skipped entries of the fragments folder.
+    pub warnings: Vec<String>,
+    /// Whether only the changed fragments were read.
+    pub incremental: bool,
+    /// Why a full rebuild was done instead, when one could have been tried.
+    pub note: Option<String>,
+}
+
+/// Render manifest and index for `root` and hand them to `then`:
+/// incrementally from the tip's previous outputs when they name their
+/// `source` and it can be diffed, else by reading every fragment. The
+/// incremental outputs borrow the previous ones, which live only for the
+/// call. `fetch` is handed the blobs about to be read, so a blobless clone
+/// can fetch the missing ones in one request.
+pub fn render_tree<T>(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    full: bool,
+    fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
+    then: impl FnOnce(Rendered<'_>) -> Result<T>,
+) -> Result<T> {
+    let note = if full {
+        None
+    } else {
+        match since_manifest(repo, root, settings, true, fetch)? {
+            Err(why) => Some(why),
+            Ok(since) => match incremental(repo, settings, &since, fetch)? {
+                Ok(rendered) => return then(rendered),
+                Err(why) => Some(why),
+            },
+        }
+    };
+    let listing = store::list_fragment_blobs(repo, root, &settings.dir)?.into_valid()?;
+    let mut blobs = listing.blobs;
+    // Natural key order is the manifest's: each fragment is rendered as it
+    // arrives, and dropped.
+    blobs.sort_by_cached_key(|b| natural_key(b.key.as_str()));
+    let ids: Vec<ObjectId> = blobs.iter().map(|b| b.id).collect();
+    fetch(&ids)?;
+    let source = listing.source.to_string();
+    let mut writer = Writer::new(&source, Some(&settings.dir), true);
+    // Fragments list one to three artifacts; two each is a fair guess.
+    writer.reserve_claims(2 * blobs.len());
+    let mut duplicate = None;
+    store::map_fragments(
+        repo,
+        &blobs,
+        256,
+        |fragments| {
+            let mut batch = Writer::batch(Some(&settings.dir));
+            for fragment in &fragments {
+                // A batch records its paths; `absorb` checks them.
+                let _ = batch.push(fragment);
+            }
+            batch
+        },
+        |batch| {
+            // After a path claimed twice, the rest is still read: an invalid
+            // fragment anywhere is reported first, as `check` does, whichever
+            // batch it falls in.
+            if duplicate.is_none() {
+                if let Err(dup) = writer.absorb(batch) {
+                    duplicate = Some(dup);
+                }
+            }
+            Ok(())
+        },
+    )?;
+    if let Some(dup) = duplicate {
+        return Err(duplicate_error(dup));
+    }
+    let out = writer.finish_rope();
+    then(Rendered {
+        manifest: out.manifest,
+        index: out.index,
+        fragments: out.fragments,
+        artifacts: out.artifacts,
+        source: listing.source,
+        warnings: listing.warnings,
+        incremental: false,
+        note,
+    })
+}
+
+/// The previous outputs of a tree, and how its fragments folder changed
+/// since the manifest's `source`.
+pub struct Since {
+    /// `manifest.json`.
+    pub manifest: Vec<u8>,
+    /// `index.md`, when asked for.
+    pub index: Option<Vec<u8>>,
+    /// The fragments tree now.
+    pub source: ObjectId,
+    /// The change from the manifest's `source` to [`Since::source`].
+    pub diff: store::FolderDiff,
+}
+
+/// Read the manifest of `root` (and its index with `with_index`) and diff
+/// the fragments tree it names as its `source` against the current one.
+/// `Ok(Err(why))` when that cannot be done: no manifest, not laid out as
+/// git-catalogue writes it, or its source tree is not in this repository.
+pub fn since_manifest(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    with_index: bool,
+    fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
+) -> Result<std::result::Result<Since, String>> {
+    let (manifest_path, index_path) = (settings.manifest_path(), settings.index_path());
+    let folder = settings.fragments_dir();
+    let blob_at = |path: &str| -> Result<Option<ObjectId>> {
+        Ok(store::entry_at(repo, root, path)?
+            .filter(|e| e.kind == EntryKind::Blob)
+            .map(|e| e.id))
+    };
+    let Some(manifest_id) = blob_at(&manifest_path)? else {
+        return Ok(Err(format!("there is no `{manifest_path}` to build on")));
+    };
+    let index_id = match with_index {
+        false => None,
+        true => match blob_at(&index_path)? {
+            Some(id) => Some(id),
+            None => return Ok(Err(format!("there is no `{index_path}` to build on"))),
+        },
+    };
+    let source = match store::entry_at(repo, root, &folder)? {
+        None => store::empty_tree(repo),
+        Some(e) if e.kind == EntryKind::Tree => e.id,
+        // Not a folder: reading in full reports it.
+        Some(_) => return Ok(Err(format!("`{folder}` is not a folder"))),
+    };
+    let wanted: Vec<ObjectId> = std::iter::once(manifest_id).chain(index_id).collect();
+    fetch(&wanted)?;
+    // Without the delta-base cache: it would keep the base of each of these
+    // two large blobs (the previous versions, 60 MB at 100,000 fragments)
+    // for reuse that never comes.
+    let mut uncached = repo.clone();
+    uncached.objects.unset_pack_cache();
+    let manifest = store::read_blob(&uncached, manifest_id, &manifest_path)?;
+    let index = match index_id {
+        Some(id) => Some(store::read_blob(&uncached, id, &index_path)?),
+        None => None,
+    };
+    drop(uncached);
+    // Only the source line is needed here; the caller cuts the rest.
+    let Some(old_source) = source_of(&manifest) else {
+        return Ok(Err(format!(
+            "`{manifest_path}` is not laid out as git-catalogue writes it"
+        )));
+    };
+    if old_source != store::empty_tree(repo) {
+        // A shallow clone lacks it when the manifest is older than the tip
+        // commit; a partial (blobless) one can fetch that one tree.
+        if !repo.has_object(old_source)
+            && (fetch(&[old_source]).is_err() || !repo.has_object(old_source))
+        {
+            return Ok(Err(format!(
+                "the manifest's source tree {old_source} is not in this repository (a shallow clone?)"
+            )));
+        }
+        // A hand-edited `source` may name any object: only a tree can be
+        // diffed, anything else means rebuilding in full.
+        if !repo
+            .find_header(old_source)
+            .is_ok_and(|header| header.kind() == gix::object::Kind::Tree)
+        {
+            return Ok(Err(format!(
+                "the manifest's source {old_source} is not a tree"
+            )));
+        }
+    }
+    let diff = store::diff_folder(repo, old_source, source, &folder)?;
+    if !diff.problems.is_empty() {
+        return Ok(Err(format!(
+            "`{folder}` holds entries that are not fragments"
+        )));
+    }
+    Ok(Ok(Since {
+        manifest,
+        index,
+        source,
+        diff,
+    }))
+}
+
+/// The `source` a manifest names on its third line, as git-catalogue writes it.
+fn source_of(manifest: &[u8]) -> Option<ObjectId> {
+    let line = manifest.split(|b| *b == b'\n').nth(2)?;
+    let hex = line
+        .strip_prefix(b"  \"source\": \"")?
+        .strip_suffix(b"\",")?;
+    ObjectId::from_hex(hex).ok()
+}
+
+/// The incremental path, on what [`since_manifest`] read: `Ok(Err(why))`
+/// when it does not apply.
+fn incremental<'a>(
+    repo: &Repository,
+    settings: &Settings,
+    since: &'a Since,
+    fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
+) -> Result<std::result::Result<Rendered<'a>, String>> {
+    let Some(old) = Old::cut(&since.manifest, since.index.as_deref()) else {
+        return Ok(Err(format!(
+            "`{}` or `{}` is not laid out as git-catalogue writes them",
+            settings.manifest_path(),
+            settings.index_path()
+        )));
+    };
+    if !old.index_matches(&settings.dir) {
+        return Ok(Err(format!(
+            "`{}` was not written with `{}` (its source, counts or text around the table differ)",
+            settings.index_path(),
+            settings.manifest_path()
+        )));
+    }
+    let diff = &since.diff;
+    // In natural key order, as a full build reads them: the first invalid
+    // fragment reported is the same either way.
+    let mut upserts: Vec<&store::FragmentBlob> = diff.upserts.iter().collect();
+    upserts.sort_by_cached_key(|b| natural_key(b.key.as_str()));
+    let ids: Vec<ObjectId> = upserts.iter().map(|b| b.id).collect();
+    fetch(&ids)?;
+    let changed = upserts
+        .iter()
+        .map(|b| Ok(store::read_fragment(repo, b)?))
+        .collect::<Result<Vec<_>>>()?;
+    let removed: BTreeSet<&str> = diff.removed.iter().map(FragmentKey::as_str).collect();
+    match render::splice(
+        &old,
+        &removed,
+        changed,
+        &since.source.to_string(),
+        &settings.dir,
+    ) {
+        Ok(spliced) => Ok(Ok(Rendered {
+            manifest: spliced.manifest,
+            index: spliced.index,
+            fragments: spliced.fragments,
+            artifacts: spliced.artifacts,
+            source: since.source,
+            warnings: diff.warnings.clone(),
+            incremental: true,
+            note: None,
+        })),
+        // Refused either way; a full build names the same fragments as
+        // `check` does (the first claimant may be an unchanged one).
+        Err(NotSpliced::Duplicate(dup)) => Ok(Err(format!(
+            "`{}` is claimed twice among the changed fragments",
+            dup.path.escape_debug()
+        ))),
+        Err(NotSpliced::MayClaimTwice(path)) => Ok(Err(format!(
+            "`{}` may already be claimed by an unchanged fragment",
+            path.escape_debug()
+        ))),
+    }
+}
+
+pub fn pieces<'r>(rope: &'r Rope<'_>) -> Vec<&'r [u8]> {
+    rope.iter().map(|p| p.as_ref()).collect()
+}

@@ -1,0 +1,142 @@
+//! `verify --history` and `repair`: their options and reports.
+
+use serde_json::{json, Value};
+
+use super::args::{RepairArgs, VerifyArgs};
+use super::errors::kind_name;
+use super::progress::Terminal;
+use super::{obj, of_remote, printable, sink, Report};
+use crate::error::{Error, ErrorKind, Result};
+use crate::history::{self, RepairOptions};
+use crate::settings::Settings;
+
+/// `git catalogue verify --history`.
+pub fn verify(repo: &gix::Repository, settings: &Settings, args: &VerifyArgs) -> Result<Report> {
+    if !args.history {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            "verify needs --history (use `check` for the tip alone)",
+        ));
+    }
+    let found = history::verify(repo, settings, &mut Terminal::new())?;
+    let mut report = Report::new("verify");
+    let mut problems = Vec::new();
+    for p in &found.problems {
+        report.stdout.push_str(&format!(
+            "{}\t{}\t{}\n",
+            p.commit,
+            kind_name(p.kind),
+            printable(&p.message)
+        ));
+        let mut o = json!({"commit": p.commit.to_string(), "kind": kind_name(p.kind), "message": p.message});
+        if let (Some(path), Value::Object(m)) = (&p.path, &mut o) {
+            m.insert("path".to_owned(), Value::String(path.clone()));
+        }
+        problems.push(o);
+    }
+    report.messages.push(format!(
+        "{} problem(s) in {} checked commit(s), {} skipped, on {}",
+        found.problems.len(),
+        found.checked,
+        found.skipped,
+        settings.branch
+    ));
+    if let Some(p) = found.problems.first() {
+        report.exit_code = 1;
+        // The problem's own kind and path, so scripts see the offender.
+        let mut error = Error::new(p.kind, format!("{}: {}", p.commit, p.message)).commit(p.commit);
+        if let Some(path) = &p.path {
+            error = error.path(path);
+        }
+        report.error = Some(error);
+    }
+    report.json = obj(json!({
+        "checked": found.checked,
+        "skipped": found.skipped,
+        "problems": problems,
+    }));
+    Ok(report)
+}
+
+/// `git catalogue repair`.
+pub fn repair(repo: &gix::Repository, settings: &Settings, args: &RepairArgs) -> Result<Report> {
+    let opts = RepairOptions {
+        dry_run: args.dry_run,
+        include_deleted: args.include_deleted,
+        retries: args.write.retries,
+        message: args.write.message.clone(),
+    };
+    let sink = sink(repo, &args.write)?;
+    let out = history::repair(repo, settings, sink.as_ref(), &opts, &mut Terminal::new())?;
+    let mut report = Report::new("repair");
+    report.warn(&out.warnings);
+    for v in &out.invalid_versions {
+        report.messages.push(format!(
+            "warning: invalid manifest version {} at {}: {}",
+            v.blob, v.commit, v.message
+        ));
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in &out.entries {
+        *counts.entry(e.class.as_str()).or_default() += 1;
+    }
+    for e in out
+        .entries
+        .iter()
+        .filter(|e| out.recovered.contains(&e.path))
+    {
+        report.stdout.push_str(&format!(
+            "{}\t{}\t{}\n",
+            printable(&e.path),
+            e.class.as_str(),
+            e.dropped_by
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".to_owned())
+        ));
+    }
+    let summary = counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    report.messages.push(format!(
+        "{} version(s) read ({} invalid); entries: {}; {} recovered{}",
+        out.versions,
+        out.invalid_versions.len(),
+        if summary.is_empty() {
+            "none".to_owned()
+        } else {
+            summary
+        },
+        out.recovered.len(),
+        match (out.commit, args.dry_run) {
+            (_, true) if !out.recovered.is_empty() => " (dry run: nothing written)".to_owned(),
+            (Some(c), _) => format!(
+                " as {c} on {}{}",
+                settings.branch,
+                of_remote(args.write.push.as_deref())
+            ),
+            _ => String::new(),
+        }
+    ));
+    report.json = obj(json!({
+        "dry_run": args.dry_run,
+        "versions": out.versions,
+        "invalid_versions": out.invalid_versions.iter().map(|v| json!({
+            "commit": v.commit.to_string(), "blob": v.blob.to_string(), "message": v.message,
+        })).collect::<Vec<_>>(),
+        "entries": out.entries.iter().map(|e| json!({
+            "path": e.path,
+            "issue": e.issue,
+            "class": e.class.as_str(),
+            "last_seen": e.last_seen.map(|c| c.to_string()),
+            "dropped_by": e.dropped_by.map(|c| c.to_string()),
+        })).collect::<Vec<_>>(),
+        "recovered": out.recovered,
+        "fragments": out.fragments.iter().map(|(k, n)| json!({"key": k, "artifacts": n})).collect::<Vec<_>>(),
+        "commit": out.commit.map(|c| c.to_string()),
+        "consolidated": out.consolidated.map(|c| c.to_string()),
+        "attempts": out.attempts,
+    }));
+    Ok(report)
+}

@@ -1,0 +1,165 @@
+//! The command line: the only code that knows clap, flag names, the
+//! sentences a command prints and the shape of its `--json` object.
+//!
+//! [`run`] opens the repository and resolves where the catalogue lives; each
+//! command's file turns its arguments into a library request, calls the
+//! operation, and words the outcome as a [`Report`]. `main.rs` prints it.
+
+pub mod args;
+pub mod errors;
+pub mod progress;
+
+mod check;
+mod consolidate;
+mod history;
+mod pending;
+mod record;
+
+use serde_json::{Map, Value};
+
+pub use args::{Cli, Command};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::git::{remote::Remote, store};
+use crate::publish::{Local, Sink};
+use crate::settings::Settings;
+
+/// What a command did, for the binary to print.
+#[derive(Debug)]
+pub struct Report {
+    /// The command's name, for `--json`.
+    pub command: &'static str,
+    /// The exit status: 0, or 1 when `check` or `verify` found a problem.
+    pub exit_code: i32,
+    /// The `--json` object (without `ok`/`command`, which the binary adds).
+    pub json: Map<String, Value>,
+    /// Lines for people, printed to stderr.
+    pub messages: Vec<String>,
+    /// The result for people, printed to stdout when not `--json` (e.g. `list`'s rows).
+    pub stdout: String,
+    /// The first problem, when `exit_code` is not 0.
+    pub error: Option<Error>,
+}
+
+impl Report {
+    fn new(command: &'static str) -> Self {
+        Report {
+            command,
+            exit_code: 0,
+            json: Map::new(),
+            messages: Vec::new(),
+            stdout: String::new(),
+            error: None,
+        }
+    }
+
+    /// Each of `warnings` as a `warning:` line.
+    fn warn(&mut self, warnings: &[String]) {
+        self.messages
+            .extend(warnings.iter().map(|w| format!("warning: {w}")));
+    }
+}
+
+/// Whether the arguments ask for `--json` (before a `--`): known before
+/// clap parses them, so that even a usage error is one JSON object.
+pub fn json_requested(args: impl IntoIterator<Item = String>) -> bool {
+    args.into_iter()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// The command's name as `--json` reports it.
+pub fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Record(_) => "record",
+        Command::Consolidate(_) => "consolidate",
+        Command::Check(_) => "check",
+        Command::List(_) => "list",
+        Command::Pending(_) => "pending",
+        Command::Verify(_) => "verify",
+        Command::Repair(_) => "repair",
+    }
+}
+
+/// Open the repository from the current directory (after `-C`) and run the
+/// command. `matches` are clap's raw matches, needed to pair `--kind` and
+/// `--title` with their artifacts.
+pub fn run(cli: &Cli, matches: &clap::ArgMatches) -> Result<Report> {
+    if let Some(dir) = &cli.chdir {
+        std::env::set_current_dir(dir).map_err(|e| {
+            Error::new(
+                ErrorKind::Usage,
+                format!("cannot change to `{}`: {e}", dir.display()),
+            )
+            .path(dir.display())
+        })?;
+    }
+    let cwd = std::env::current_dir().map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("cannot read the current directory: {e}"),
+        )
+    })?;
+    let repo = store::open(&cwd)?;
+    let settings = Settings::resolve(&repo, cli.dir.as_deref(), cli.branch.as_deref())?;
+    run_with_repo(&repo, &settings, &cli.command, matches)
+}
+
+/// Run a command on an opened repository with resolved settings.
+pub fn run_with_repo(
+    repo: &gix::Repository,
+    settings: &Settings,
+    command: &Command,
+    matches: &clap::ArgMatches,
+) -> Result<Report> {
+    match command {
+        Command::Record(args) => {
+            let record = matches.subcommand_matches("record");
+            record::run(repo, settings, args, record)
+        }
+        Command::Consolidate(args) => consolidate::run(repo, settings, args),
+        Command::Check(args) => check::check(repo, settings, args),
+        Command::List(args) => check::list(repo, settings, args),
+        Command::Pending(args) => pending::run(repo, settings, args),
+        Command::Verify(args) => history::verify(repo, settings, args),
+        Command::Repair(args) => history::repair(repo, settings, args),
+    }
+}
+
+/// Where `--push` sends a write: the remote it names, else local refs.
+fn sink(repo: &gix::Repository, args: &args::WriteArgs) -> Result<Box<dyn Sink>> {
+    Ok(match &args.push {
+        None => Box::new(Local),
+        Some(name) => Box::new(Remote::new(repo, name)?),
+    })
+}
+
+/// A `json!` object as a map.
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// " of remote `NAME`", when pushing.
+fn of_remote(remote: Option<&str>) -> String {
+    remote
+        .map(|r| format!(" of remote `{r}`"))
+        .unwrap_or_default()
+}
+
+/// " after N retries", when there were any.
+fn retries_note(attempts: u32) -> String {
+    match attempts {
+        0 | 1 => String::new(),
+        n => format!(" after {} retr{}", n - 1, if n == 2 { "y" } else { "ies" }),
+    }
+}
+
+/// Control characters (tabs and newlines included) would break a line-per-row listing.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

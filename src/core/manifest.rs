@@ -1,0 +1,319 @@
+//! The manifest: every fragment consolidated into one `manifest.json` (docs/format.md, "manifest.json").
+//!
+//! The manifest is derived data. It must be a pure function of the *set* of fragments —
+//! byte-identical whatever order they were read in and on whatever machine — so that two
+//! consolidators racing on the same tree write the same blob, and `check` can tell
+//! whether a committed manifest is current by rebuilding and comparing bytes.
+//!
+//! The layout puts one artifact per line so a consolidation diff shows one line per
+//! changed artifact, which is what people read in pull requests and history.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::core::fragment::Fragment;
+use crate::core::key::FragmentKey;
+
+/// The consolidated catalogue: fragments sorted by key in natural order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    source: String,
+    /// Sorted by key, natural order.
+    fragments: Vec<Fragment>,
+    /// Artifacts in manifest order, as (fragment index, artifact index) into `fragments`.
+    /// Kept apart so each fragment stays exactly as its author wrote it.
+    order: Vec<(usize, usize)>,
+}
+
+impl Manifest {
+    /// Build from fragments in any order. `source` is the hex id of the fragments tree
+    /// (the caller supplies it; the empty tree's id when there is no fragments folder).
+    ///
+    /// Fails when one artifact path is claimed twice, by two fragments or twice within
+    /// one; the error names the two fragments in natural key order, so it too is
+    /// independent of input order. Keys are expected to be unique (they are file names
+    /// in one folder).
+    pub fn build(mut fragments: Vec<Fragment>, source: &str) -> Result<Manifest, DuplicatePath> {
+        // Same-key fragments cannot come from one tree; if a caller passes them anyway,
+        // the bytes tie-break keeps the result independent of input order.
+        fragments.sort_by(|a, b| {
+            a.key
+                .cmp(&b.key)
+                .then_with(|| a.to_bytes().cmp(&b.to_bytes()))
+        });
+        let mut order = Vec::with_capacity(fragments.iter().map(|f| f.artifacts.len()).sum());
+        let mut claimed: HashMap<&str, &FragmentKey> = HashMap::new();
+        for (fragment_index, fragment) in fragments.iter().enumerate() {
+            let mut own: Vec<(usize, &str)> = fragment
+                .artifacts
+                .iter()
+                .enumerate()
+                .map(|(i, fields)| (i, artifact_path(fields)))
+                .collect();
+            own.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
+            for (artifact_index, path) in own {
+                if let Some(first) = claimed.insert(path, &fragment.key) {
+                    return Err(DuplicatePath {
+                        path: path.to_owned(),
+                        first: first.clone(),
+                        second: fragment.key.clone(),
+                    });
+                }
+                order.push((fragment_index, artifact_index));
+            }
+        }
+        Ok(Manifest {
+            source: source.to_owned(),
+            fragments,
+            order,
+        })
+    }
+
+    /// The hex id of the fragments tree this manifest was built from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The fragments, sorted by key in natural order.
+    pub fn fragments(&self) -> &[Fragment] {
+        &self.fragments
+    }
+
+    /// Artifacts in manifest order: fragment key (natural), then path (bytewise).
+    pub fn artifacts(&self) -> impl Iterator<Item = ArtifactEntry<'_>> {
+        self.order.iter().map(|&(f, a)| {
+            let fragment = &self.fragments[f];
+            ArtifactEntry {
+                fragment,
+                fields: &fragment.artifacts[a],
+            }
+        })
+    }
+
+    /// How many artifacts all fragments hold together.
+    pub fn artifact_count(&self) -> usize {
+        self.order.len()
+    }
+}
+
+/// An artifact's `path`; [`Fragment::parse`] guarantees it is a string.
+fn artifact_path(fields: &Map<String, Value>) -> &str {
+    fields.get("path").and_then(Value::as_str).unwrap_or("")
+}
+
+/// One artifact as the manifest lists it, with the fragment it came from.
+#[derive(Clone, Copy, Debug)]
+pub struct ArtifactEntry<'a> {
+    /// The fragment that claims the artifact.
+    pub fragment: &'a Fragment,
+    /// The artifact's own fields, as its author wrote them.
+    pub fields: &'a Map<String, Value>,
+}
+
+impl ArtifactEntry<'_> {
+    /// The artifact's path.
+    pub fn path(&self) -> &str {
+        artifact_path(self.fields)
+    }
+
+    /// The full object as written in `manifest.json`: `fragment`, then `issue` when the
+    /// fragment has one, then the artifact's own fields in the author's order.
+    pub fn to_value(&self) -> Map<String, Value> {
+        let mut object = Map::with_capacity(self.fields.len() + 2);
+        object.insert(
+            "fragment".to_owned(),
+            Value::String(self.fragment.key.as_str().to_owned()),
+        );
+        if let Some(issue) = self.fragment.issue() {
+            object.insert("issue".to_owned(), issue.clone());
+        }
+        for (name, value) in self.fields {
+            // Parsing refuses these inside an artifact; for a hand-built fragment the
+            // manifest's own values must still win.
+            if name != "fragment" && name != "issue" {
+                object.insert(name.clone(), value.clone());
+            }
+        }
+        object
+    }
+}
+
+/// One artifact path claimed twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicatePath {
+    /// The path claimed twice.
+    pub path: String,
+    /// The fragment that claims it first, in natural key order.
+    pub first: FragmentKey,
+    /// The other claimant (equal to `first` when one fragment lists the path twice).
+    pub second: FragmentKey,
+}
+
+impl fmt::Display for DuplicatePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "artifact path `{}` is claimed by both fragment `{}` and fragment `{}`",
+            self.path.escape_debug(),
+            self.first,
+            self.second
+        )
+    }
+}
+
+impl std::error::Error for DuplicatePath {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn fragment(key: &str, json: &str) -> Fragment {
+        let key = FragmentKey::new(key).expect("test keys are valid");
+        Fragment::parse(key, json.as_bytes()).expect("test fragments are valid")
+    }
+
+    /// A tiny deterministic xorshift64 generator, enough to shuffle test inputs.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+
+        fn shuffle<T>(&mut self, items: &mut [T]) {
+            for i in (1..items.len()).rev() {
+                let j = (self.next() % (i as u64 + 1)) as usize;
+                items.swap(i, j);
+            }
+        }
+    }
+
+    #[test]
+    fn artifacts_sort_by_natural_key_then_bytewise_path() -> TestResult {
+        let manifest = Manifest::build(
+            vec![
+                fragment(
+                    "issue-10",
+                    r#"{"artifacts": [{"path": "z"}, {"path": "B"}, {"path": "a"}]}"#,
+                ),
+                fragment(
+                    "issue-2",
+                    r#"{"artifacts": [{"path": "b/x10"}, {"path": "b/x2"}, {"path": "é"}]}"#,
+                ),
+                fragment("issue-10a", r#"{"artifacts": [{"path": "0"}]}"#),
+            ],
+            "s",
+        )?;
+        let listed: Vec<_> = manifest
+            .artifacts()
+            .map(|a| format!("{}:{}", a.fragment.key, a.path()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "issue-2:b/x10",
+                "issue-2:b/x2",
+                "issue-2:é",
+                "issue-10:B",
+                "issue-10:a",
+                "issue-10:z",
+                "issue-10a:0"
+            ]
+        );
+        assert_eq!(manifest.artifact_count(), 7);
+        let keys: Vec<_> = manifest
+            .fragments()
+            .iter()
+            .map(|f| f.key.as_str())
+            .collect();
+        assert_eq!(keys, ["issue-2", "issue-10", "issue-10a"]);
+        // The fragments themselves keep their author's artifact order.
+        assert_eq!(manifest.fragments()[1].artifacts[0]["path"], "z");
+        Ok(())
+    }
+
+    #[test]
+    fn an_artifact_value_carries_fragment_then_issue_then_its_own_fields() {
+        let with_issue = fragment(
+            "issue-7",
+            r#"{"issue": 7, "artifacts": [{"title": "T", "path": "p", "n": 1.10}]}"#,
+        );
+        let manifest = Manifest::build(vec![with_issue], "s").expect("no duplicates");
+        let entry = manifest.artifacts().next().expect("one artifact");
+        let value = entry.to_value();
+        let names: Vec<_> = value.keys().map(String::as_str).collect();
+        assert_eq!(names, ["fragment", "issue", "title", "path", "n"]);
+        assert_eq!(
+            serde_json::to_string(&value).ok().as_deref(),
+            Some(r#"{"fragment":"issue-7","issue":7,"title":"T","path":"p","n":1.10}"#)
+        );
+    }
+
+    #[test]
+    fn a_path_claimed_by_two_fragments_is_an_error_naming_both_in_natural_order() {
+        for fragments in [
+            vec![
+                fragment("issue-10", r#"{"artifacts": [{"path": "a.md"}]}"#),
+                fragment("issue-9", r#"{"artifacts": [{"path": "a.md"}]}"#),
+            ],
+            vec![
+                fragment("issue-9", r#"{"artifacts": [{"path": "a.md"}]}"#),
+                fragment("issue-10", r#"{"artifacts": [{"path": "a.md"}]}"#),
+            ],
+        ] {
+            let error = Manifest::build(fragments, "s").expect_err("duplicate path");
+            assert_eq!(
+                error,
+                DuplicatePath {
+                    path: "a.md".into(),
+                    first: FragmentKey::for_issue(9),
+                    second: FragmentKey::for_issue(10),
+                }
+            );
+            assert_eq!(
+                error.to_string(),
+                "artifact path `a.md` is claimed by both fragment `issue-9` and fragment `issue-10`"
+            );
+        }
+    }
+
+    #[test]
+    fn a_path_listed_twice_in_one_fragment_is_an_error() {
+        let error = Manifest::build(
+            vec![fragment(
+                "k",
+                r#"{"artifacts": [{"path": "a"}, {"path": "b"}, {"path": "a", "kind": "x"}]}"#,
+            )],
+            "s",
+        )
+        .expect_err("duplicate path");
+        assert_eq!(error.path, "a");
+        assert_eq!(error.first.as_str(), "k");
+        assert_eq!(error.second.as_str(), "k");
+    }
+
+    #[test]
+    fn any_input_order_gives_the_same_duplicate_path_error() {
+        let mut fragments = vec![
+            fragment("c", r#"{"artifacts": [{"path": "p"}]}"#),
+            fragment("a", r#"{"artifacts": [{"path": "q"}]}"#),
+            fragment("b", r#"{"artifacts": [{"path": "p"}]}"#),
+            fragment("d", r#"{"artifacts": [{"path": "p"}]}"#),
+        ];
+        let mut rng = XorShift(42);
+        for _ in 0..50 {
+            rng.shuffle(&mut fragments);
+            let error = Manifest::build(fragments.clone(), "s").expect_err("duplicate path");
+            assert_eq!((error.first.as_str(), error.second.as_str()), ("b", "c"));
+        }
+    }
+}

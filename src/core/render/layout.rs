@@ -1,0 +1,39 @@
+//! The fixed text of `manifest.json` around its fragment entries and
+//! artifact lines (docs/format.md, "manifest.json").
+
+/// The manifest up to its first fragment entry.
+pub(super) fn manifest_head(source: &str, has_fragments: bool) -> Vec<u8> {
+    let mut head = Vec::with_capacity(source.len() + 96);
+    head.extend_from_slice(b"{\n  \"version\": 1,\n  \"source\": ");
+    head.extend_from_slice(json_string(source).as_bytes());
+    head.extend_from_slice(if has_fragments {
+        b",\n  \"fragments\": {\n"
+    } else {
+        b",\n  \"fragments\": {}"
+    });
+    head
+}
+
+/// Between the last fragment entry and the first artifact line.
+pub(super) fn manifest_middle(has_fragments: bool, has_artifacts: bool) -> &'static [u8] {
+    match (has_fragments, has_artifacts) {
+        (true, true) => b"\n  },\n  \"artifacts\": [\n",
+        (true, false) => b"\n  },\n  \"artifacts\": []",
+        (false, true) => b",\n  \"artifacts\": [\n",
+        (false, false) => b",\n  \"artifacts\": []",
+    }
+}
+
+/// After the last artifact line.
+pub(super) fn manifest_tail(has_artifacts: bool) -> &'static [u8] {
+    if has_artifacts {
+        b"\n  ]\n}\n"
+    } else {
+        b"\n}\n"
+    }
+}
+
+/// `s` as a JSON string literal.
+pub(super) fn json_string(s: &str) -> String {
+    serde_json::to_string(s).expect("a string always serialises")
+}

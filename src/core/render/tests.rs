@@ -1,0 +1,508 @@
+//! Both files against full rebuilds, and splices against full rebuilds over random change sets.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::*;
+use crate::core::fragment::Fragment;
+use crate::core::key::FragmentKey;
+use crate::core::manifest::Manifest;
+
+const TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+const NEXT: &str = "0123456789012345678901234567890123456789";
+
+fn fragment(key: &str, json: &str) -> Fragment {
+    let key = FragmentKey::new(key).expect("test keys are valid");
+    Fragment::parse(key, json.as_bytes()).expect("test fragments are valid")
+}
+
+fn full(fragments: &[Fragment], source: &str) -> Outputs {
+    let manifest = Manifest::build(fragments.to_vec(), source).expect("no duplicates");
+    let mut w = Writer::new(source, Some("catalogue"), true);
+    for f in manifest.fragments() {
+        w.push(f).expect("no duplicates");
+    }
+    w.finish()
+}
+
+use crate::core::rng::Rng;
+
+fn random_fragment(rng: &mut Rng, key: &str, paths: &[&str]) -> Fragment {
+    let mut arts = Vec::new();
+    let n = rng.below(4);
+    for i in 0..n {
+        let path = paths[rng.below(paths.len())];
+        let title = ["T", "a | b", "x\ny", "<b>", "é \u{202e}"][rng.below(5)];
+        // Now and then two fragments (or one, twice) claim a path.
+        let path = if rng.below(8) == 0 {
+            format!("{path}/{}", rng.below(3))
+        } else {
+            format!("{path}/{key}/{i}")
+        };
+        arts.push(serde_json::json!({"path": path, "title": title, "n": rng.below(100)}));
+    }
+    let mut top = serde_json::Map::new();
+    match rng.below(3) {
+        0 => {}
+        1 => {
+            top.insert("issue".into(), Value::from(rng.below(50) + 1));
+        }
+        _ => {
+            top.insert("issue".into(), Value::from(format!("{}", rng.below(9))));
+            top.insert(
+                "run".into(),
+                serde_json::json!({"id": rng.below(9), "tags": ["a", "b"]}),
+            );
+        }
+    }
+    top.insert("artifacts".into(), Value::Array(arts));
+    fragment(key, &Value::Object(top).to_string())
+}
+
+#[test]
+fn the_writer_and_the_manifest_agree_on_empty_and_small_catalogues() {
+    for set in [vec![], vec![fragment("k", r#"{"artifacts":[]}"#)]] {
+        let out = full(&set, TREE);
+        let m = Manifest::build(set.clone(), TREE).expect("ok");
+        assert_eq!(out.manifest, manifest_json(&m));
+        assert_eq!(out.index, index_md(&m, "catalogue"));
+        assert!(Old::cut(&out.manifest, Some(&out.index)).is_some());
+    }
+}
+
+#[test]
+fn the_rope_holds_the_bytes_of_the_joined_files() {
+    let mut rng = Rng::seeded(7);
+    let keys = ["a", "issue-2", "issue-10", "z"];
+    for round in 0..50 {
+        // Round 0 has no fragments; random_fragment gives some none.
+        let set: Vec<Fragment> = keys[..round % 5]
+            .iter()
+            .map(|key| random_fragment(&mut rng, key, &["docs", "c|d"]))
+            .collect();
+        // A path claimed twice: no outputs to compare.
+        let Ok(manifest) = Manifest::build(set, TREE) else {
+            continue;
+        };
+        let [mut joined, mut rope] = [0, 1].map(|_| Writer::new(TREE, Some("catalogue"), true));
+        for f in manifest.fragments() {
+            joined.push(f).expect("no duplicates");
+            rope.push(f).expect("no duplicates");
+        }
+        assert_eq!(
+            rope.finish_rope().to_outputs(),
+            joined.finish(),
+            "round {round}"
+        );
+    }
+}
+
+#[test]
+fn cut_refuses_what_the_writer_did_not_write() {
+    let set = vec![
+        fragment(
+            "issue-1",
+            r#"{"issue":1,"artifacts":[{"path":"a"},{"path":"b"}]}"#,
+        ),
+        fragment("issue-2", r#"{"artifacts":[{"path":"c"}]}"#),
+    ];
+    let out = full(&set, TREE);
+    let m = String::from_utf8(out.manifest.clone()).expect("utf8");
+    assert!(Old::cut(m.as_bytes(), Some(&out.index)).is_some());
+    for edited in [
+        m.replace(
+            "    {\"fragment\":\"issue-2\"",
+            "    {\"fragment\":\"issue-0\"",
+        ),
+        m.replace("\"path\":\"a\"}", "\"path\":\"a\"}\n"),
+        m.replace("  \"version\": 1", "  \"version\": 2"),
+        m.replace("\n}\n", "\n}"),
+        format!("{m}\n"),
+        m.replacen("    \"issue-1\"", "    \"issue-3\"", 1),
+    ] {
+        assert!(
+            Old::cut(edited.as_bytes(), Some(&out.index)).is_none(),
+            "accepted an edited manifest:\n{edited}"
+        );
+    }
+    let index = String::from_utf8(out.index.clone()).expect("utf8");
+    let fewer = index.replacen("| #1 |", "x #1 |", 1);
+    assert!(Old::cut(&out.manifest, Some(fewer.as_bytes())).is_none());
+}
+
+#[test]
+fn a_new_claim_on_an_unchanged_fragment_s_path_is_not_spliced() {
+    let set = vec![
+        fragment(
+            "issue-1",
+            r#"{"artifacts":[{"meta":{"path":"nested"},"path":"x \"q\".md"}]}"#,
+        ),
+        fragment("issue-2", r#"{"artifacts":[{"path":"y"}]}"#),
+    ];
+    let out = full(&set, TREE);
+    let old = Old::cut(&out.manifest, Some(&out.index)).expect("cut");
+    let none = BTreeSet::new();
+    let claim = |json: &str| {
+        splice(
+            &old,
+            &none,
+            vec![fragment("issue-3", json)],
+            NEXT,
+            "catalogue",
+        )
+    };
+    assert!(matches!(
+        claim(r#"{"artifacts":[{"path":"x \"q\".md"}]}"#),
+        Err(NotSpliced::MayClaimTwice(p)) if p == "x \"q\".md"
+    ));
+    assert!(matches!(
+        claim(r#"{"artifacts":[{"path":"y"}]}"#),
+        Err(NotSpliced::MayClaimTwice(_))
+    ));
+    // A nested `path` is not a claim, but errs on the side of a full rebuild.
+    assert!(matches!(
+        claim(r#"{"artifacts":[{"path":"nested"}]}"#),
+        Err(NotSpliced::MayClaimTwice(_))
+    ));
+    // Replacing the claimant itself is fine.
+    let moved = splice(
+        &old,
+        &BTreeSet::from(["issue-1"]),
+        vec![fragment(
+            "issue-3",
+            r#"{"artifacts":[{"path":"x \"q\".md"}]}"#,
+        )],
+        NEXT,
+        "catalogue",
+    )
+    .expect("spliced");
+    let mut next = set[1..].to_vec();
+    next.push(fragment(
+        "issue-3",
+        r#"{"artifacts":[{"path":"x \"q\".md"}]}"#,
+    ));
+    assert_eq!(moved.to_outputs(), full(&next, NEXT));
+}
+
+/// Batches rendered apart and absorbed in order give the bytes, and the
+/// duplicate error, of pushing every fragment to one writer.
+#[test]
+fn absorbed_batches_equal_one_writer() {
+    let mut rng = Rng::seeded(0x9e37_79b9_7f4a_7c15);
+    let paths = ["docs", "src"];
+    for round in 0..300 {
+        let mut set: Vec<Fragment> = (0..rng.below(12))
+            .map(|i| random_fragment(&mut rng, &format!("issue-{i}"), &paths))
+            .collect();
+        set.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut one = Writer::new(TREE, Some("catalogue"), true);
+        let want = set
+            .iter()
+            .try_for_each(|f| one.push(f))
+            .map(|()| one.finish());
+        let mut main = Writer::new(TREE, Some("catalogue"), true);
+        let size = 1 + rng.below(4);
+        let got = set
+            .chunks(size)
+            .try_for_each(|chunk| {
+                let mut batch = Writer::batch(Some("catalogue"));
+                for f in chunk {
+                    let _ = batch.push(f);
+                }
+                main.absorb(batch)
+            })
+            .map(|()| main.finish());
+        assert_eq!(got, want, "round {round}, batches of {size}");
+    }
+}
+
+/// Random catalogues, random changes (adds, modifications, deletions,
+/// renames): every splice equals a full rebuild byte for byte.
+#[test]
+fn splices_equal_full_rebuilds() {
+    let mut rng = Rng::seeded(0x2545_f491_4f6c_dd1d);
+    let keys: Vec<String> = (0..14)
+        .map(|i| match i % 3 {
+            0 => format!("issue-{i}"),
+            1 => format!("issue-{}", i * 10),
+            _ => format!("k{i}.x"),
+        })
+        .collect();
+    let paths = ["docs", "src", "a b"];
+    let mut spliced = 0;
+    for _round in 0..400 {
+        let mut current: Vec<Fragment> = Vec::new();
+        for k in &keys {
+            if rng.below(2) == 0 {
+                current.push(random_fragment(&mut rng, k, &paths));
+            }
+        }
+        if Manifest::build(current.clone(), TREE).is_err() {
+            continue;
+        }
+        let before = full(&current, TREE);
+        let old =
+            Old::cut(&before.manifest, Some(&before.index)).expect("the writer's own outputs cut");
+        assert_eq!(old.source, TREE);
+        let mut next = current.clone();
+        let mut removed: BTreeSet<&str> = BTreeSet::new();
+        let mut changed = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let k = keys[rng.below(keys.len())].as_str();
+            let at = next.iter().position(|f| f.key.as_str() == k);
+            match (rng.below(3), at) {
+                (0, Some(i)) => {
+                    next.remove(i);
+                    changed.retain(|f: &Fragment| f.key.as_str() != k);
+                    removed.insert(k);
+                }
+                (1, Some(i)) => {
+                    // A rename: the same content under a key not present.
+                    let to = keys
+                        .iter()
+                        .find(|n| !next.iter().any(|f| f.key.as_str() == n.as_str()));
+                    if let Some(to) = to {
+                        let f = next.remove(i);
+                        removed.insert(k);
+                        changed.retain(|c: &Fragment| c.key.as_str() != k);
+                        let moved = Fragment {
+                            key: FragmentKey::new(to).expect("valid"),
+                            ..f
+                        };
+                        let moved =
+                            fragment(to, &String::from_utf8(moved.to_bytes()).expect("utf8"));
+                        removed.remove(to.as_str());
+                        changed.push(moved.clone());
+                        next.push(moved);
+                    }
+                }
+                _ => {
+                    let f = random_fragment(&mut rng, k, &paths);
+                    if let Some(i) = at {
+                        next.remove(i);
+                    }
+                    removed.remove(k);
+                    changed.retain(|c: &Fragment| c.key.as_str() != k);
+                    changed.push(f.clone());
+                    next.push(f);
+                }
+            }
+        }
+        let want = Manifest::build(next.clone(), NEXT);
+        let edits = removed.len() + changed.len();
+        let got = splice(&old, &removed, changed, NEXT, "catalogue");
+        match (want, got) {
+            (Ok(_), Ok(got)) => {
+                assert_eq!(got.to_outputs(), full(&next, NEXT));
+                // Unchanged runs are borrowed whole, not line by line.
+                assert!(
+                    got.manifest.len() <= 3 + 8 * (edits + 1),
+                    "{} pieces for {edits} edits",
+                    got.manifest.len()
+                );
+                spliced += 1;
+            }
+            (Err(_), Err(_)) => {}
+            (Ok(_), Err(NotSpliced::MayClaimTwice(_))) => {}
+            (want, got) => panic!("full {want:?}, spliced {got:?}"),
+        }
+    }
+    assert!(spliced > 250, "only {spliced} of 400 rounds spliced");
+}
+
+/// `manifest.json`'s exact bytes, from [`manifest_json`].
+mod manifest_layout {
+    use super::super::manifest_json;
+    use super::fragment;
+    use crate::core::manifest::Manifest;
+    use serde_json::{Map, Value};
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+    /// A tiny deterministic xorshift64 generator, enough to shuffle test inputs.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+
+        fn shuffle<T>(&mut self, items: &mut [T]) {
+            for i in (1..items.len()).rev() {
+                let j = (self.next() % (i as u64 + 1)) as usize;
+                items.swap(i, j);
+            }
+        }
+    }
+
+    #[test]
+    fn the_manifest_has_the_contract_s_exact_layout() -> TestResult {
+        let manifest = Manifest::build(
+            vec![
+                fragment("notes", r#"{"artifacts": [{"path": "b.md"}]}"#),
+                fragment(
+                    "issue-2",
+                    r#"{"issue": 2, "run": {"id": 77}, "artifacts": [{"path": "a.md", "kind": "summary"}]}"#,
+                ),
+            ],
+            EMPTY_TREE,
+        )?;
+        let expected = r#"{
+  "version": 1,
+  "source": "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+  "fragments": {
+    "issue-2": {
+      "issue": 2,
+      "run": {
+        "id": 77
+      }
+    },
+    "notes": {}
+  },
+  "artifacts": [
+    {"fragment":"issue-2","issue":2,"path":"a.md","kind":"summary"},
+    {"fragment":"notes","path":"b.md"}
+  ]
+}
+"#;
+        assert_eq!(String::from_utf8(manifest_json(&manifest))?, expected);
+        Ok(())
+    }
+
+    #[test]
+    fn a_manifest_without_fragments_has_empty_fragments_and_artifacts() -> TestResult {
+        let manifest = Manifest::build(vec![], EMPTY_TREE)?;
+        let expected = "{\n  \"version\": 1,\n  \"source\": \"4b825dc642cb6eb9a060e54bf8d69288fbee4904\",\n  \"fragments\": {},\n  \"artifacts\": []\n}\n";
+        assert_eq!(String::from_utf8(manifest_json(&manifest))?, expected);
+        assert_eq!(manifest.artifact_count(), 0);
+        assert_eq!(manifest.source(), EMPTY_TREE);
+        Ok(())
+    }
+
+    #[test]
+    fn fragments_without_artifacts_still_appear_and_artifacts_can_be_empty() -> TestResult {
+        let manifest = Manifest::build(
+            vec![
+                fragment("b", r#"{"issue": "X-1", "artifacts": []}"#),
+                fragment("a", r#"{"artifacts": []}"#),
+            ],
+            "abc",
+        )?;
+        let text = String::from_utf8(manifest_json(&manifest))?;
+        assert!(text.contains("\"fragments\": {\n    \"a\": {},\n    \"b\": {\n      \"issue\": \"X-1\"\n    }\n  },\n  \"artifacts\": []\n}\n"), "{text}");
+        Ok(())
+    }
+
+    #[test]
+    fn the_manifest_is_valid_json_that_parses_back_to_the_same_values() -> TestResult {
+        let manifest = Manifest::build(
+            vec![
+                fragment(
+                    "issue-3",
+                    r#"{"issue": 3, "big": 123456789012345678901234567890.000, "nested": {"l": [1, {"m": "x\ny"}], "e": {}, "a": []},
+                        "artifacts": [{"path": "q'uote/ü (1).md", "title": "line\nbreak \u0000 \"q\"", "n": 1e-7}]}"#,
+                ),
+                fragment("empty", r#"{"artifacts": []}"#),
+            ],
+            EMPTY_TREE,
+        )?;
+        let bytes = manifest_json(&manifest);
+        let parsed: Value = serde_json::from_slice(&bytes)?;
+        let mut fragments = Map::new();
+        for f in manifest.fragments() {
+            fragments.insert(f.key.to_string(), Value::Object(f.fields.clone()));
+        }
+        let artifacts: Vec<Value> = manifest
+            .artifacts()
+            .map(|a| Value::Object(a.to_value()))
+            .collect();
+        let expected = serde_json::json!({
+            "version": 1,
+            "source": EMPTY_TREE,
+            "fragments": fragments,
+            "artifacts": artifacts,
+        });
+        assert_eq!(parsed, expected);
+        assert_eq!(
+            parsed["fragments"]["issue-3"]["big"].to_string(),
+            "123456789012345678901234567890.000"
+        );
+        assert_eq!(parsed["artifacts"][0]["n"].to_string(), "1e-7");
+        // One line per artifact, whatever its strings hold.
+        let text = String::from_utf8(bytes)?;
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("    {\"fragment\""))
+                .count(),
+            1
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn any_input_order_gives_byte_identical_manifests() -> TestResult {
+        let mut fragments = vec![
+            fragment(
+                "issue-2",
+                r#"{"issue": 2, "artifacts": [{"path": "d/2b"}, {"path": "d/2a"}]}"#,
+            ),
+            fragment(
+                "issue-10",
+                r#"{"issue": 10, "run": {"id": 1}, "artifacts": [{"path": "d/10"}]}"#,
+            ),
+            fragment(
+                "issue-10a",
+                r#"{"artifacts": [{"path": "d/10a", "kind": "k"}]}"#,
+            ),
+            fragment("issue-007", r#"{"artifacts": [{"path": "d/007"}]}"#),
+            fragment("issue-7", r#"{"artifacts": [{"path": "d/7"}]}"#),
+            fragment("notes", r#"{"artifacts": []}"#),
+            fragment("Zeta", r#"{"artifacts": [{"path": "z"}]}"#),
+            fragment("a-1", r#"{"artifacts": [{"path": "a-1"}]}"#),
+            fragment("a1", r#"{"artifacts": [{"path": "a1"}]}"#),
+            fragment("a.1", r#"{"artifacts": [{"path": "a.1"}]}"#),
+            fragment(
+                "x",
+                r#"{"artifacts": [{"path": "x/3"}, {"path": "x/1"}, {"path": "x/2"}]}"#,
+            ),
+        ];
+        let reference =
+            Manifest::build(fragments.clone(), EMPTY_TREE).map(|m| manifest_json(&m))?;
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..64 {
+            rng.shuffle(&mut fragments);
+            let manifest = Manifest::build(fragments.clone(), EMPTY_TREE)?;
+            assert_eq!(manifest_json(&manifest), reference);
+        }
+        let keys: Vec<_> = Manifest::build(fragments, EMPTY_TREE)?
+            .fragments()
+            .iter()
+            .map(|f| f.key.to_string())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "Zeta",
+                "a-1",
+                "a.1",
+                "a1",
+                "issue-2",
+                "issue-7",
+                "issue-007",
+                "issue-10",
+                "issue-10a",
+                "notes",
+                "x"
+            ]
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,354 @@
+//! [`Writer`]: both files' bytes, one fragment at a time, in natural key order.
+
+use std::borrow::Cow;
+use std::collections::{hash_map::Entry, HashMap};
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+use super::layout::{json_string, manifest_head, manifest_middle, manifest_tail};
+use super::rope::{Outputs, Rope, Spliced};
+use crate::core::fragment::Fragment;
+use crate::core::index;
+use crate::core::key::FragmentKey;
+use crate::core::manifest::{ArtifactEntry, DuplicatePath};
+
+/// Builds both files from fragments given in natural key order.
+pub struct Writer {
+    pub(super) source: String,
+    /// `(link prefix, fragments folder)` of the index; None: no index.
+    pub(super) index: Option<(String, String)>,
+    /// The entries of the manifest's `fragments` object, joined by ",\n".
+    pub(super) blocks: Vec<u8>,
+    /// The manifest's artifact lines, joined by ",\n".
+    pub(super) lines: Vec<u8>,
+    /// The index's table rows, each ending in "\n".
+    pub(super) rows: String,
+    /// Keys of the fragments without artifacts.
+    pub(super) without: Vec<String>,
+    pub(super) fragments: usize,
+    pub(super) artifacts: usize,
+    /// What it records of the artifact paths each fragment claims.
+    claims: Claims,
+}
+
+/// The artifact paths a writer has seen, by the fragment claiming them.
+enum Claims {
+    /// Not recorded: the caller checked duplicates already.
+    Off,
+    /// Checked on every push: path -> index into `keys`.
+    Check {
+        keys: Vec<FragmentKey>,
+        by_path: HashMap<Box<str>, u32>,
+    },
+    /// Recorded in order, for [`Writer::absorb`] to check: a batch.
+    Record {
+        keys: Vec<FragmentKey>,
+        paths: Vec<(Box<str>, u32)>,
+    },
+}
+
+/// One artifact line: `fragment`, then `issue` when the fragment has one,
+/// then the artifact's own fields in the author's order. Serialised straight
+/// from the fragment, without building the object.
+struct Line<'a>(ArtifactEntry<'a>);
+
+impl Serialize for Line<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("fragment", self.0.fragment.key.as_str())?;
+        if let Some(issue) = self.0.fragment.issue() {
+            map.serialize_entry("issue", issue)?;
+        }
+        for (name, value) in self.0.fields {
+            // Parsing refuses these inside an artifact; for a hand-built fragment the
+            // manifest's own values must still win.
+            if name != "fragment" && name != "issue" {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// Writes through, putting four spaces after every newline.
+struct Indented<'b>(&'b mut Vec<u8>);
+
+impl std::io::Write for Indented<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for (i, line) in buf.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                self.0.extend_from_slice(b"\n    ");
+            }
+            self.0.extend_from_slice(line);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn separate(buffer: &mut Vec<u8>) {
+    if !buffer.is_empty() {
+        buffer.extend_from_slice(b",\n");
+    }
+}
+
+impl Writer {
+    /// A writer for the fragments tree `source`. `dir` is the catalogue
+    /// folder, for the index's links; None writes no index. With
+    /// `check_duplicates`, [`Writer::push`] refuses a path claimed twice.
+    pub fn new(source: &str, dir: Option<&str>, check_duplicates: bool) -> Writer {
+        Writer {
+            source: source.to_owned(),
+            index: dir.map(index::layout),
+            blocks: Vec::new(),
+            lines: Vec::new(),
+            rows: String::new(),
+            without: Vec::new(),
+            fragments: 0,
+            artifacts: 0,
+            claims: if check_duplicates {
+                Claims::Check {
+                    keys: Vec::new(),
+                    by_path: HashMap::new(),
+                }
+            } else {
+                Claims::Off
+            },
+        }
+    }
+
+    /// A writer for a batch of consecutive fragments, rendered apart (on
+    /// another thread) and then added to the main writer by
+    /// [`Writer::absorb`], which checks the paths it claims.
+    pub fn batch(dir: Option<&str>) -> Writer {
+        let mut writer = Writer::new("", dir, false);
+        writer.claims = Claims::Record {
+            keys: Vec::new(),
+            paths: Vec::new(),
+        };
+        writer
+    }
+
+    /// Make room for the claims of about `paths` artifact paths at once,
+    /// rather than growing the map step by step.
+    pub fn reserve_claims(&mut self, paths: usize) {
+        if let Claims::Check { by_path, .. } = &mut self.claims {
+            by_path.reserve(paths);
+        }
+    }
+
+    /// Append a batch that follows every fragment pushed so far, checking
+    /// its paths against all claimed before, in order: the error is the one
+    /// pushing its fragments here would give.
+    pub fn absorb(&mut self, batch: Writer) -> Result<(), DuplicatePath> {
+        if let (
+            Claims::Check { keys, by_path },
+            Claims::Record {
+                keys: theirs,
+                paths,
+            },
+        ) = (&mut self.claims, batch.claims)
+        {
+            let offset = u32::try_from(keys.len()).expect("fewer than 2^32 fragments");
+            keys.extend(theirs);
+            for (path, i) in paths {
+                let me = offset + i;
+                // The batch's own string moves into the map: no copy per path.
+                match by_path.entry(path) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(me);
+                    }
+                    Entry::Occupied(taken) => {
+                        return Err(DuplicatePath {
+                            path: taken.key().to_string(),
+                            first: keys[*taken.get() as usize].clone(),
+                            second: keys[me as usize].clone(),
+                        });
+                    }
+                }
+            }
+        }
+        for (ours, theirs) in [
+            (&mut self.blocks, batch.blocks),
+            (&mut self.lines, batch.lines),
+        ] {
+            if !theirs.is_empty() {
+                separate(ours);
+                ours.extend_from_slice(&theirs);
+            }
+        }
+        self.rows.push_str(&batch.rows);
+        self.without.extend(batch.without);
+        self.fragments += batch.fragments;
+        self.artifacts += batch.artifacts;
+        Ok(())
+    }
+
+    /// Add one fragment. Fragments must come in natural key order.
+    ///
+    /// Its artifacts are listed by path, bytewise. A path claimed twice fails
+    /// naming both fragments in natural key order, as [`crate::manifest::Manifest::build`] does.
+    pub fn push(&mut self, fragment: &Fragment) -> Result<(), DuplicatePath> {
+        let mut own: Vec<(&str, &Map<String, Value>)> = fragment
+            .artifacts
+            .iter()
+            .map(|fields| (path_of(fields), fields))
+            .collect();
+        own.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        match &mut self.claims {
+            Claims::Off => {}
+            Claims::Check { keys, by_path } => {
+                let me = u32::try_from(keys.len()).expect("fewer than 2^32 fragments");
+                keys.push(fragment.key.clone());
+                for (path, _) in &own {
+                    if let Some(first) = by_path.insert((*path).into(), me) {
+                        return Err(DuplicatePath {
+                            path: (*path).to_owned(),
+                            first: keys[first as usize].clone(),
+                            second: fragment.key.clone(),
+                        });
+                    }
+                }
+            }
+            Claims::Record { keys, paths } => {
+                let me = u32::try_from(keys.len()).expect("fewer than 2^32 fragments");
+                keys.push(fragment.key.clone());
+                paths.extend(own.iter().map(|(path, _)| ((*path).into(), me)));
+            }
+        }
+        separate(&mut self.blocks);
+        self.blocks.extend_from_slice(b"    ");
+        self.blocks
+            .extend_from_slice(json_string(fragment.key.as_str()).as_bytes());
+        self.blocks.extend_from_slice(b": ");
+        // serde_json escapes newlines inside strings, so every '\n' it writes is
+        // layout, and indenting after each one nests the object correctly.
+        serde_json::to_writer_pretty(Indented(&mut self.blocks), &fragment.fields)
+            .expect("a serde_json::Map always serialises");
+        for (_, fields) in &own {
+            let entry = ArtifactEntry { fragment, fields };
+            separate(&mut self.lines);
+            self.lines.extend_from_slice(b"    ");
+            serde_json::to_writer(&mut self.lines, &Line(entry))
+                .expect("a serde_json::Map always serialises");
+            if let Some((link_prefix, _)) = &self.index {
+                index::row(&mut self.rows, &entry, link_prefix);
+            }
+        }
+        if own.is_empty() {
+            self.without.push(fragment.key.as_str().to_owned());
+        }
+        self.fragments += 1;
+        self.artifacts += own.len();
+        Ok(())
+    }
+
+    /// Both files, each in pieces that are never joined: the manifest's
+    /// head, fragment blocks and middle, its artifact lines, its tail; the
+    /// index's head, its rows, its tail. Written out piece by piece, the
+    /// bulk (lines and rows) is neither copied nor moved again.
+    pub fn finish_rope(self) -> Spliced<'static> {
+        let parts = self.parts();
+        let mut index: Rope<'static> = Vec::new();
+        if let Some((head, rows, foot)) = parts.index {
+            index = vec![
+                Cow::Owned(head.into_bytes()),
+                Cow::Owned(rows.into_bytes()),
+                Cow::Owned(foot.into_bytes()),
+            ];
+        }
+        Spliced {
+            manifest: vec![
+                Cow::Owned(parts.blocks),
+                Cow::Owned(parts.lines),
+                Cow::Borrowed(parts.tail),
+            ],
+            index,
+            fragments: parts.fragments,
+            artifacts: parts.artifacts,
+        }
+    }
+
+    /// Both files, joined.
+    ///
+    /// The artifact lines, the bulk of the manifest, become the manifest in
+    /// place: the smaller parts are inserted before them, so the peak holds
+    /// each output once.
+    pub fn finish(self) -> Outputs {
+        let parts = self.parts();
+        let mut manifest = parts.lines;
+        manifest.extend_from_slice(parts.tail);
+        manifest.splice(0..0, parts.blocks);
+        let index = match parts.index {
+            None => Vec::new(),
+            Some((head, mut page, foot)) => {
+                page.insert_str(0, &head);
+                page.push_str(&foot);
+                page.into_bytes()
+            }
+        };
+        Outputs {
+            manifest,
+            index,
+            fragments: parts.fragments,
+            artifacts: parts.artifacts,
+        }
+    }
+
+    fn parts(self) -> Parts {
+        let Writer {
+            source,
+            index,
+            mut blocks,
+            lines,
+            rows,
+            without,
+            fragments,
+            artifacts,
+            claims,
+        } = self;
+        drop(claims);
+        let has_fragments = !blocks.is_empty();
+        let has_artifacts = !lines.is_empty();
+        blocks.splice(0..0, manifest_head(&source, has_fragments));
+        blocks.extend_from_slice(manifest_middle(has_fragments, has_artifacts));
+        let index = index.map(|(_, fragments_dir)| {
+            let mut head = String::with_capacity(512);
+            index::header(&mut head, &fragments_dir, &source, artifacts, fragments);
+            let mut foot = String::new();
+            index::footer(&mut foot, without.iter().map(String::as_str));
+            (head, rows, foot)
+        });
+        Parts {
+            blocks,
+            lines,
+            tail: manifest_tail(has_artifacts),
+            index,
+            fragments,
+            artifacts,
+        }
+    }
+}
+
+/// A finished [`Writer`]'s outputs before they are joined.
+struct Parts {
+    /// The manifest up to its first artifact line.
+    blocks: Vec<u8>,
+    /// The artifact lines.
+    lines: Vec<u8>,
+    /// The manifest after them.
+    tail: &'static [u8],
+    /// The index's head, rows and tail, when it has one.
+    index: Option<(String, String, String)>,
+    fragments: usize,
+    artifacts: usize,
+}
+
+/// An artifact's `path`; [`Fragment::parse`] guarantees it is a string.
+pub(super) fn path_of(fields: &Map<String, Value>) -> &str {
+    fields.get("path").and_then(Value::as_str).unwrap_or("")
+}

@@ -1,0 +1,446 @@
+//! The fragments folder of a tree: listing it, diffing it, and reading
+//! and validating its blobs (docs/format.md, "Fragments").
+
+use gix::{bstr::ByteSlice, objs::tree::EntryKind, ObjectId, Repository};
+
+use super::read::{describe_kind, empty_tree, entry_at, partial_clone_hint, read_blob};
+use super::write::blob_id;
+use crate::core::fragment::{Fragment, FragmentError, MAX_FRAGMENT_BYTES};
+use crate::core::key::FragmentKey;
+use crate::error::{Error, ErrorKind, Result};
+
+/// What the fragments folder of a tree holds.
+#[derive(Debug)]
+pub struct FragmentsRead {
+    /// The id of the fragments tree (the empty tree's id when there is no folder): the manifest's `source`.
+    pub source: ObjectId,
+    /// Every fragment, parsed and validated, in tree order.
+    pub fragments: Vec<Fragment>,
+    /// Ignored entries (regular files not named `*.json`), one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// A fragment blob found in the folder, not yet parsed.
+#[derive(Clone, Debug)]
+pub struct FragmentBlob {
+    /// Its key.
+    pub key: FragmentKey,
+    /// Its blob id.
+    pub id: ObjectId,
+    /// Its path from the repository root.
+    pub path: String,
+}
+
+/// The fragments folder of a tree, classified entry by entry.
+#[derive(Debug)]
+pub struct Listing {
+    /// The fragments tree's id (the empty tree's when there is no folder).
+    pub source: ObjectId,
+    /// The `<key>.json` blobs, in tree order.
+    pub blobs: Vec<FragmentBlob>,
+    /// Regular files not named `*.json`, skipped, one sentence each.
+    pub warnings: Vec<String>,
+    /// Entries the fragments folder may not hold (docs/format.md, "Fragments"), each an error naming its path.
+    pub problems: Vec<Error>,
+}
+
+impl Listing {
+    /// The first problem, as an error.
+    pub fn into_valid(self) -> Result<Listing> {
+        match self.problems.first() {
+            Some(p) => Err(p.clone()),
+            None => Ok(self),
+        }
+    }
+}
+
+/// The `.json` fragment blobs of `<dir>/fragments` in `root`, classified by
+/// docs/format.md, "Fragments": other regular files are skipped with a warning; a symlink,
+/// submodule, sub-folder or a `.json` name whose key is invalid is a problem,
+/// never followed. Every problem is collected, so `check` can report them all.
+pub fn list_fragment_blobs(repo: &Repository, root: ObjectId, dir: &str) -> Result<Listing> {
+    let folder = format!("{dir}/fragments");
+    let mut listing = Listing {
+        source: empty_tree(repo),
+        blobs: Vec::new(),
+        warnings: Vec::new(),
+        problems: Vec::new(),
+    };
+    let Some(entry) = entry_at(repo, root, &folder)? else {
+        return Ok(listing);
+    };
+    if entry.kind != EntryKind::Tree {
+        listing.problems.push(
+            Error::new(
+                ErrorKind::InvalidTree,
+                format!(
+                    "`{folder}` must be a folder, but it is a {}",
+                    describe_kind(entry.kind)
+                ),
+            )
+            .path(&folder)
+            .blob(entry.id),
+        );
+        return Ok(listing);
+    }
+    listing.source = entry.id;
+    let tree = repo.find_tree(entry.id).map_err(|e| {
+        Error::git(
+            format!("could not read tree {} of `{folder}`", entry.id),
+            &e,
+        )
+        .path(&folder)
+        .tree(entry.id)
+    })?;
+    for item in tree.iter() {
+        let item = item.map_err(|e| {
+            Error::git(
+                format!("could not decode tree {} of `{folder}`", entry.id),
+                &e,
+            )
+            .path(&folder)
+            .tree(entry.id)
+        })?;
+        let name = item.filename().to_str_lossy();
+        match classify_entry(&folder, &name, item.mode().kind(), item.object_id()) {
+            Entry::Fragment(blob) => listing.blobs.push(blob),
+            Entry::Ignored(warning) => listing.warnings.push(warning),
+            Entry::Problem(e) => listing.problems.push(e),
+        }
+    }
+    Ok(listing)
+}
+
+/// What one entry of the fragments folder is (docs/format.md, "Fragments").
+enum Entry {
+    Fragment(FragmentBlob),
+    /// A regular file not named `*.json`: skipped, with this warning.
+    Ignored(String),
+    Problem(Error),
+}
+
+fn classify_entry(folder: &str, name: &str, kind: EntryKind, id: ObjectId) -> Entry {
+    let path = format!("{folder}/{name}");
+    let regular = matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable);
+    match name.strip_suffix(".json") {
+        Some(stem) => match FragmentKey::new(stem) {
+            // Tree names are the pull request's: escaped in text for people.
+            Err(e) => Entry::Problem(
+                Error::new(
+                    ErrorKind::InvalidKey,
+                    format!("`{}`: {e}", path.escape_debug()),
+                )
+                .path(&path)
+                .key(stem),
+            ),
+            Ok(_) if !regular => Entry::Problem(not_a_regular_file(&path, kind, id)),
+            Ok(key) => Entry::Fragment(FragmentBlob { key, id, path }),
+        },
+        None if regular => Entry::Ignored(format!(
+            "ignoring `{}`: not a `.json` fragment",
+            path.escape_debug()
+        )),
+        None => Entry::Problem(not_a_regular_file(&path, kind, id)),
+    }
+}
+
+/// Whether a folder entry is one [`classify_entry`] takes as a fragment,
+/// decided without allocating: a regular file named `<valid key>.json`.
+fn is_fragment_entry(name: &[u8], kind: EntryKind) -> bool {
+    matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable)
+        && name
+            .strip_suffix(b".json")
+            .and_then(|stem| std::str::from_utf8(stem).ok())
+            .is_some_and(FragmentKey::is_valid)
+}
+
+/// How the fragments folder changed between two of its trees.
+#[derive(Debug, Default)]
+pub struct FolderDiff {
+    /// Keys whose fragment is gone or replaced.
+    pub removed: Vec<FragmentKey>,
+    /// Fragments added or modified (a rename is a removal and an addition).
+    pub upserts: Vec<FragmentBlob>,
+    /// Regular files not named `*.json` (changed or not), skipped.
+    pub warnings: Vec<String>,
+    /// Entries the fragments folder may not hold (changed or not).
+    pub problems: Vec<Error>,
+}
+
+/// Compare two trees of the fragments folder entry by entry: one merge walk
+/// of two sorted entry lists, no blob read. `old` or `new` may be the empty
+/// tree.
+pub fn diff_folder(
+    repo: &Repository,
+    old: ObjectId,
+    new: ObjectId,
+    folder: &str,
+) -> Result<FolderDiff> {
+    let find = |id: ObjectId| -> Result<Option<gix::Tree<'_>>> {
+        if id == empty_tree(repo) {
+            return Ok(None);
+        }
+        repo.find_tree(id).map(Some).map_err(|e| {
+            Error::git(format!("could not read tree {id} of `{folder}`"), &e)
+                .path(folder)
+                .tree(id)
+        })
+    };
+    // Entries borrow the trees' bytes: no allocation per fragment.
+    fn entries<'t>(
+        tree: &'t Option<gix::Tree<'_>>,
+        id: ObjectId,
+        folder: &str,
+        hash: gix::hash::Kind,
+    ) -> Result<Vec<(&'t [u8], EntryKind, ObjectId)>> {
+        let Some(tree) = tree else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in gix::objs::TreeRefIter::from_bytes(&tree.data, hash) {
+            let item = item.map_err(|e| {
+                Error::git(format!("could not decode tree {id} of `{folder}`"), &e)
+                    .path(folder)
+                    .tree(id)
+            })?;
+            out.push((
+                item.filename.as_ref(),
+                item.mode.kind(),
+                item.oid.to_owned(),
+            ));
+        }
+        Ok(out)
+    }
+    let (ta, tb) = (find(old)?, find(new)?);
+    let hash = repo.object_hash();
+    let (a, b) = (
+        entries(&ta, old, folder, hash)?,
+        entries(&tb, new, folder, hash)?,
+    );
+    let mut diff = FolderDiff::default();
+    let gone = |entry: &(&[u8], EntryKind, ObjectId), diff: &mut FolderDiff| {
+        let name = entry.0.to_str_lossy();
+        if let Entry::Fragment(blob) = classify_entry(folder, &name, entry.1, entry.2) {
+            diff.removed.push(blob.key);
+        }
+    };
+    let came = |entry: &(&[u8], EntryKind, ObjectId), diff: &mut FolderDiff| {
+        let name = entry.0.to_str_lossy();
+        match classify_entry(folder, &name, entry.1, entry.2) {
+            Entry::Fragment(blob) => diff.upserts.push(blob),
+            Entry::Ignored(warning) => diff.warnings.push(warning),
+            Entry::Problem(e) => diff.problems.push(e),
+        }
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let order = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => {
+                git_order(x.0, x.1 == EntryKind::Tree, y.0, y.1 == EntryKind::Tree)
+            }
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                gone(&a[i], &mut diff);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                came(&b[j], &mut diff);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                if a[i].1 != b[j].1 || a[i].2 != b[j].2 {
+                    gone(&a[i], &mut diff);
+                    came(&b[j], &mut diff);
+                } else if !is_fragment_entry(b[j].0, b[j].1) {
+                    // Unchanged, yet a full read warns about it (or refuses
+                    // it) every time: so does this.
+                    came(&b[j], &mut diff);
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    Ok(diff)
+}
+
+/// Git's order of tree entries: by name, a folder's name read as if it ended in `/`.
+fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then_with(|| {
+        let next = |name: &[u8], tree: bool| match name.get(n) {
+            Some(c) => *c,
+            None if tree => b'/',
+            None => 0,
+        };
+        next(a, a_tree).cmp(&next(b, b_tree))
+    })
+}
+
+/// Read and parse fragment blobs in batches of `batch`, run `work` on each
+/// batch, and hand the results to `each` in the order of `blobs`.
+///
+/// Two threads share the batches (this machine class has two cores, and
+/// inflating, parsing and rendering 100,000 fragments is the bulk of a full
+/// consolidation), each fragment is dropped on the thread that parsed it,
+/// and `each` runs here. The first error in the order of `blobs` is
+/// returned, whichever thread met it.
+pub fn map_fragments<T: Send>(
+    repo: &Repository,
+    blobs: &[FragmentBlob],
+    batch: usize,
+    work: impl Fn(Vec<Fragment>) -> T + Sync,
+    mut each: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    const WORKERS: usize = 2;
+    let chunks: Vec<&[FragmentBlob]> = blobs.chunks(batch.max(1)).collect();
+    std::thread::scope(|scope| {
+        let mut results = Vec::with_capacity(WORKERS);
+        for w in 0..WORKERS {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<T>>(4);
+            results.push(rx);
+            let reader = repo.clone();
+            let (chunks, work) = (&chunks, &work);
+            scope.spawn(move || {
+                for chunk in chunks.iter().skip(w).step_by(WORKERS) {
+                    let read: Result<Vec<Fragment>> = chunk
+                        .iter()
+                        .map(|b| Ok(read_fragment(&reader, b)?))
+                        .collect();
+                    let out = read.map(work);
+                    let failed = out.is_err();
+                    if tx.send(out).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        for i in 0..chunks.len() {
+            let out = results[i % WORKERS].recv().map_err(|_| {
+                Error::new(ErrorKind::Git, "a fragment reader stopped before its batch")
+            })??;
+            each(out)?;
+        }
+        Ok(())
+    })
+}
+
+fn not_a_regular_file(path: &str, kind: EntryKind, id: ObjectId) -> Error {
+    Error::new(
+        ErrorKind::InvalidTree,
+        format!(
+            "`{}` is a {} ({id}); the fragments folder holds only regular `<key>.json` files, and nothing else is followed",
+            path.escape_debug(),
+            describe_kind(kind)
+        ),
+    )
+    .path(path)
+    .blob(id)
+}
+
+/// Why a fragment blob could not be read: the blob is there and is not a
+/// valid fragment, or git could not give us the blob at all. Callers that
+/// validate many fragments report the first and stop at the second.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Not a valid fragment ([`ErrorKind::InvalidFragment`]), naming path and blob.
+    Invalid(Error),
+    /// Missing, corrupt or unreadable, naming path and blob.
+    Failed(Error),
+}
+
+impl From<ReadError> for Error {
+    fn from(e: ReadError) -> Error {
+        match e {
+            ReadError::Invalid(e) | ReadError::Failed(e) => e,
+        }
+    }
+}
+
+impl From<Error> for ReadError {
+    fn from(e: Error) -> ReadError {
+        ReadError::Failed(e)
+    }
+}
+
+/// Read and parse one fragment blob; errors name its path and blob id.
+pub fn read_fragment(repo: &Repository, blob: &FragmentBlob) -> Result<Fragment, ReadError> {
+    let header = repo.find_header(blob.id).map_err(|e| {
+        Error::git(
+            format!(
+                "could not read blob {} of `{}`{}",
+                blob.id,
+                blob.path,
+                partial_clone_hint(repo, &e)
+            ),
+            &e,
+        )
+        .path(&blob.path)
+        .blob(blob.id)
+    })?;
+    // Refuse before loading: a hostile fragment could be gigabytes.
+    let size = header.size() as usize;
+    if size > MAX_FRAGMENT_BYTES {
+        return Err(ReadError::Invalid(fragment_error(
+            blob,
+            FragmentError::TooLarge { size },
+        )));
+    }
+    let data = read_blob(repo, blob.id, &blob.path)?;
+    // gix does not check a loose object's content against its id. A file
+    // replaced by another object's bytes would otherwise be read as that
+    // other fragment and land in a manifest, blamed on the wrong key. A
+    // packed object is found through the pack's index, by its id, so only
+    // loose ones are hashed (a clone's fragments are packed: no cost there).
+    let loose = matches!(header, gix::odb::find::Header::Loose { .. });
+    if loose {
+        let actual = blob_id(repo, &data)?;
+        if actual != blob.id {
+            return Err(ReadError::Failed(
+                Error::new(
+                    ErrorKind::Git,
+                    format!(
+                        "object {} of `{}` is corrupt: its content hashes to {actual} (see `git fsck`)",
+                        blob.id, blob.path
+                    ),
+                )
+                .path(&blob.path)
+                .blob(blob.id),
+            ));
+        }
+    }
+    Fragment::parse(blob.key.clone(), &data)
+        .map_err(|e| ReadError::Invalid(fragment_error(blob, e)))
+}
+
+/// Wrap a fragment's validation failure with its path and blob id.
+pub fn fragment_error(blob: &FragmentBlob, err: FragmentError) -> Error {
+    Error::new(
+        ErrorKind::InvalidFragment,
+        format!("invalid fragment `{}` (blob {}): {err}", blob.path, blob.id),
+    )
+    .path(&blob.path)
+    .blob(blob.id)
+}
+
+/// Every fragment of `<dir>/fragments` in `root`, parsed and validated.
+pub fn read_fragments(repo: &Repository, root: ObjectId, dir: &str) -> Result<FragmentsRead> {
+    let Listing {
+        source,
+        blobs,
+        warnings,
+        ..
+    } = list_fragment_blobs(repo, root, dir)?.into_valid()?;
+    let fragments = blobs
+        .iter()
+        .map(|b| Ok(read_fragment(repo, b)?))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(FragmentsRead {
+        source,
+        fragments,
+        warnings,
+    })
+}

@@ -1,0 +1,133 @@
+//! Reading trees and blobs, and comparing a blob with bytes in memory.
+
+use gix::{objs::tree::EntryKind, ObjectId, Repository};
+
+use super::open::config_string;
+use crate::error::{Error, Result};
+
+/// The root tree of a commit.
+pub fn commit_tree(repo: &Repository, commit: ObjectId) -> Result<ObjectId> {
+    let c = repo
+        .find_commit(commit)
+        .map_err(|e| Error::git(format!("could not read commit {commit}"), &e).commit(commit))?;
+    c.tree_id().map(|id| id.detach()).map_err(|e| {
+        Error::git(format!("could not read the tree of commit {commit}"), &e).commit(commit)
+    })
+}
+
+/// The id of the empty tree in this repository's hash.
+pub fn empty_tree(repo: &Repository) -> ObjectId {
+    ObjectId::empty_tree(repo.object_hash())
+}
+
+/// An entry found at a path of a tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathEntry {
+    /// What kind of entry it is.
+    pub kind: EntryKind,
+    /// Its object id.
+    pub id: ObjectId,
+}
+
+/// The entry at `path` (`/`-separated) in `tree`, if any.
+pub fn entry_at(repo: &Repository, tree: ObjectId, path: &str) -> Result<Option<PathEntry>> {
+    if tree == empty_tree(repo) {
+        return Ok(None);
+    }
+    let t = repo
+        .find_tree(tree)
+        .map_err(|e| Error::git(format!("could not read tree {tree}"), &e).tree(tree))?;
+    let entry = t.lookup_entry(path.split('/')).map_err(|e| {
+        Error::git(format!("could not look up `{path}` in tree {tree}"), &e).path(path)
+    })?;
+    Ok(entry.map(|e| PathEntry {
+        kind: e.mode().kind(),
+        id: e.object_id(),
+    }))
+}
+
+/// Read a blob's bytes.
+pub fn read_blob(repo: &Repository, id: ObjectId, path: &str) -> Result<Vec<u8>> {
+    let mut blob = repo.find_blob(id).map_err(|e| {
+        let hint = partial_clone_hint(repo, &e);
+        Error::git(format!("could not read blob {id} of `{path}`{hint}"), &e)
+            .path(path)
+            .blob(id)
+    })?;
+    let mut data = blob.take_data();
+    // gix resolves a delta chain in a buffer of twice the object's size or
+    // more; a 40 MB manifest would keep 80 MB resident. Give the scratch
+    // half back (for a large buffer this is an mremap, not a copy).
+    if data.capacity() > data.len() + (1 << 20) {
+        data.shrink_to_fit();
+    }
+    Ok(data)
+}
+
+/// Whether `path` in the tree `root` is a regular blob holding exactly the
+/// concatenation of `pieces`. A size that differs answers without hashing;
+/// only equal sizes (or a blob this clone lacks, in a blobless clone) are
+/// hashed.
+pub fn holds(repo: &Repository, root: ObjectId, path: &str, pieces: &[&[u8]]) -> Result<bool> {
+    let Some(entry) = entry_at(repo, root, path)? else {
+        return Ok(false);
+    };
+    if entry.kind != EntryKind::Blob {
+        return Ok(false);
+    }
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    if let Ok(header) = repo.find_header(entry.id) {
+        if header.size() != len as u64 {
+            return Ok(false);
+        }
+    }
+    Ok(hash_pieces(repo, pieces)? == entry.id)
+}
+
+/// The blob id of the concatenation of `pieces`.
+pub(super) fn hash_pieces(repo: &Repository, pieces: &[&[u8]]) -> Result<ObjectId> {
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut hasher = gix::hash::hasher(repo.object_hash());
+    hasher.update(&gix::objs::encode::loose_header(
+        gix::objs::Kind::Blob,
+        len as u64,
+    ));
+    for piece in pieces {
+        hasher.update(piece);
+    }
+    hasher
+        .try_finalize()
+        .map_err(|e| Error::git("could not hash a blob", &e))
+}
+
+/// For an object missing from a partial clone: why, and what to do. gix
+/// reads only local objects; it cannot fetch from the promisor remote.
+pub(super) fn partial_clone_hint(repo: &Repository, err: &gix::Error) -> String {
+    if !err.is_not_found() {
+        return String::new();
+    }
+    let promisor = config_string(repo, "extensions.partialClone").or_else(|| {
+        let config = repo.config_snapshot();
+        repo.remote_names()
+            .into_iter()
+            .map(|name| name.to_string())
+            .find(|name| config.boolean(format!("remote.{name}.promisor").as_str()) == Some(true))
+    });
+    match promisor {
+        Some(remote) => format!(
+            " (this is a partial clone of `{remote}`, and git-catalogue reads only objects that are here: \
+             fetch the fragment blobs first, e.g. `git fetch --refetch --no-filter {remote} <branch>`, \
+             or clone without --filter)"
+        ),
+        None => String::new(),
+    }
+}
+
+pub(super) fn describe_kind(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Tree => "folder",
+        EntryKind::Blob | EntryKind::BlobExecutable => "file",
+        EntryKind::Link => "symlink",
+        EntryKind::Commit => "submodule",
+    }
+}

@@ -1,0 +1,220 @@
+//! Writing blobs, trees and commits. Nothing here moves a ref.
+
+use gix::{objs::tree::EntryKind, ObjectId, Repository};
+
+use super::read::{describe_kind, empty_tree, entry_at, hash_pieces};
+use crate::error::{Error, ErrorKind, Result};
+use crate::git::signals;
+
+/// Write the concatenation of `pieces` as a blob without joining them:
+/// hashed, then compressed piece by piece (nothing is written when the
+/// object exists).
+pub fn write_pieces(repo: &Repository, pieces: &[&[u8]], path: &str) -> Result<ObjectId> {
+    let id = hash_pieces(repo, pieces)?;
+    if repo.has_object(id) {
+        return Ok(id);
+    }
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut reader = Pieces { pieces, at: 0 };
+    use gix::objs::Write as _;
+    // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::git::signals`).
+    signals::held(|| {
+        repo.objects
+            .write_stream_with_known_id(gix::objs::Kind::Blob, len as u64, &mut reader, id)
+    })
+    .map_err(|e| Error::git(format!("could not write blob {id} of `{path}`"), &e).path(path))
+}
+
+/// A reader over pieces of bytes, in order.
+struct Pieces<'p> {
+    pieces: &'p [&'p [u8]],
+    at: usize,
+}
+
+impl std::io::Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(first) = self.pieces.first() {
+            if self.at < first.len() {
+                let n = buf.len().min(first.len() - self.at);
+                buf[..n].copy_from_slice(&first[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            self.pieces = &self.pieces[1..];
+            self.at = 0;
+        }
+        Ok(0)
+    }
+}
+
+/// Write a blob, returning its id (a no-op when it already exists).
+pub fn write_blob(repo: &Repository, data: &[u8], path: &str) -> Result<ObjectId> {
+    // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::git::signals`).
+    signals::held(|| repo.write_blob(data))
+        .map(|id| id.detach())
+        .map_err(|e| Error::git(format!("could not write the blob for `{path}`"), &e).path(path))
+}
+
+/// The id `data` would have as a blob, without writing it.
+pub fn blob_id(repo: &Repository, data: &[u8]) -> Result<ObjectId> {
+    gix::objs::compute_hash(repo.object_hash(), gix::objs::Kind::Blob, data)
+        .map_err(|e| Error::new(ErrorKind::Git, format!("could not hash a blob: {e}")))
+}
+
+/// One file to put into a tree.
+#[derive(Clone, Debug)]
+pub struct TreeChange {
+    /// Repository-relative, `/`-separated, already validated.
+    pub path: String,
+    /// `Blob` or `BlobExecutable`.
+    pub kind: EntryKind,
+    /// An existing blob.
+    pub id: ObjectId,
+}
+
+/// Refuse `paths` that cannot all become files of `base`: the gix editor
+/// would silently turn a file into a folder (or the reverse) where one path
+/// crosses another or crosses an entry of `base`. Run it before writing any
+/// object, so bad input writes nothing.
+pub fn check_placement(repo: &Repository, base: ObjectId, paths: &[&str]) -> Result<()> {
+    for (i, a) in paths.iter().enumerate() {
+        for b in &paths[i + 1..] {
+            let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            if short == long || long.starts_with(&format!("{short}/")) {
+                return Err(Error::new(
+                    ErrorKind::InvalidPath,
+                    format!("`{short}` and `{long}` cannot both be files of one commit"),
+                )
+                .path(long));
+            }
+        }
+    }
+    for path in paths {
+        let mut prefix = String::new();
+        let components: Vec<&str> = path.split('/').collect();
+        for (i, part) in components.iter().enumerate() {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            let last = i + 1 == components.len();
+            let Some(existing) = entry_at(repo, base, &prefix)? else {
+                break;
+            };
+            let clash = if last {
+                matches!(existing.kind, EntryKind::Tree | EntryKind::Commit)
+            } else {
+                existing.kind != EntryKind::Tree
+            };
+            if clash {
+                return Err(Error::new(
+                    ErrorKind::InvalidPath,
+                    format!(
+                        "cannot write `{path}`: `{prefix}` is a {} in the base tree {base}",
+                        describe_kind(existing.kind)
+                    ),
+                )
+                .path(path));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `base` with `changes` applied; only the trees on the changed paths are
+/// rebuilt. Callers run [`check_placement`] first.
+///
+/// This is gix's plumbing editor, not `Repository::edit_tree`: that one
+/// checks that every entry of every tree it writes exists, which costs a
+/// lookup per fragment (O(catalogue) for a one-fragment record) and fails in
+/// a blobless clone, which lacks the other fragments' blobs by design. The
+/// paths written here are validated instead, as git would validate them.
+pub fn write_tree(repo: &Repository, base: ObjectId, changes: &[TreeChange]) -> Result<ObjectId> {
+    let _held = signals::Held::new();
+    for change in changes {
+        crate::core::path::validate_path(&change.path).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidPath,
+                format!("cannot write `{}`: {e}", change.path.escape_debug()),
+            )
+            .path(&change.path)
+        })?;
+    }
+    let root: gix::objs::Tree = if base == empty_tree(repo) {
+        gix::objs::Tree::empty()
+    } else {
+        let tree = repo
+            .find_tree(base)
+            .map_err(|e| Error::git(format!("could not read tree {base}"), &e).tree(base))?;
+        tree.decode()
+            .map_err(|e| Error::git(format!("could not decode tree {base}"), &e).tree(base))?
+            .into()
+    };
+    let mut editor = gix::objs::tree::Editor::new(root, &repo.objects, repo.object_hash());
+    for change in changes {
+        editor
+            .upsert(change.path.split('/'), change.kind, change.id)
+            .map_err(|e| {
+                Error::git(
+                    format!("could not place `{}` in tree {base}", change.path),
+                    &e,
+                )
+                .path(&change.path)
+            })?;
+    }
+    editor
+        .write(|tree| repo.write_object(tree).map(|id| id.detach()))
+        .map_err(|e| Error::git(format!("could not write the tree edited from {base}"), &e))
+}
+
+/// Write a commit of `tree` on `parents`, authored and committed by the
+/// configured identity (or the fallback).
+pub fn write_commit(
+    repo: &Repository,
+    tree: ObjectId,
+    parents: &[ObjectId],
+    message: &str,
+) -> Result<ObjectId> {
+    let author = identity(repo.author(), "author")?;
+    let committer = identity(repo.committer(), "committer")?;
+    let commit = gix::objs::Commit {
+        tree,
+        parents: parents.to_vec().into(),
+        author,
+        committer,
+        encoding: None,
+        message: message.into(),
+        extra_headers: Vec::new(),
+    };
+    signals::held(|| repo.write_object(&commit))
+        .map(|id| id.detach())
+        .map_err(|e| Error::git(format!("could not write a commit of tree {tree}"), &e))
+}
+
+fn identity(
+    sig: Option<gix::Result<gix::actor::SignatureRef<'_>>>,
+    role: &str,
+) -> Result<gix::actor::Signature> {
+    let sig = sig
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Git,
+                format!("no {role} identity, not even the fallback"),
+            )
+        })?
+        .map_err(|e| {
+            Error::git(
+                format!(
+                    "the {role} identity is invalid (check GIT_{}_DATE)",
+                    role.to_uppercase()
+                ),
+                &e,
+            )
+        })?;
+    sig.to_owned().map_err(|e| {
+        Error::new(
+            ErrorKind::Git,
+            format!("the {role} identity is invalid: {e}"),
+        )
+    })
+}

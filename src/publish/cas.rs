@@ -1,0 +1,133 @@
+//! Moving a local ref: one atomic compare-and-swap (docs/format.md,
+//! "Concurrency").
+//!
+//! A lost race is an outcome, not an error: [`compare_and_swap`] returns
+//! [`Cas::Moved`] with the value the winner left, and the caller's attempt
+//! rebuilds on it. Every write states what it expects: `MustNotExist` to
+//! create, `MustExistAndMatch(old)` to advance. "Any value" never appears.
+
+use gix::{
+    refs::{
+        file::transaction::prepare::{MustNotExist, ReferenceOutOfDate},
+        transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog},
+        FullName, Target,
+    },
+    ObjectId, Repository,
+};
+
+use super::retry::{Loss, Step};
+use crate::error::{describe_gix, Error, ErrorKind, Result};
+use crate::git::signals;
+pub use crate::git::store::Expected;
+
+/// How a compare-and-swap ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cas {
+    /// The ref now points at the new value.
+    Updated,
+    /// Another writer moved the ref first; it now holds `actual` (`None`: deleted).
+    Moved {
+        /// What the ref held under its lock (`None` when unknown, as after a remote rejection).
+        actual: Option<ObjectId>,
+    },
+    /// The remote's ref lock was held; worth another try after a pause.
+    Locked {
+        /// The lock file as the remote named it.
+        lock: String,
+    },
+}
+
+impl Cas {
+    /// This outcome as a step of the retry loop: `Updated` goes on with `done`.
+    pub fn step<T>(self, done: impl FnOnce() -> Result<T>) -> Result<Step<T>> {
+        match self {
+            Cas::Updated => done().map(Step::Done),
+            Cas::Moved { .. } => Ok(Step::Lost(Loss::Moved)),
+            Cas::Locked { lock } => Ok(Step::Lost(Loss::Locked(lock))),
+        }
+    }
+}
+
+/// Atomically move `name` from `expected` to `new`.
+///
+/// A held lock is waited for with gix's quadratic, jittered backoff, up to
+/// `core.filesRefLockTimeout` / `core.packedRefsTimeout` (see [`crate::git::store::open`]);
+/// a lock that stays is an [`ErrorKind::Lock`] error naming the lock file.
+pub fn compare_and_swap(
+    repo: &Repository,
+    name: &FullName,
+    expected: Expected,
+    new: ObjectId,
+    log_message: &str,
+) -> Result<Cas> {
+    let previous = match expected {
+        Expected::Absent => PreviousValue::MustNotExist,
+        Expected::At(id) => PreviousValue::MustExistAndMatch(Target::Object(id)),
+    };
+    let edit = RefEdit {
+        change: Change::Update {
+            log: LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: log_message.into(),
+            },
+            expected: previous,
+            new: Target::Object(new),
+        },
+        name: name.clone(),
+        deref: false,
+    };
+    // Held: gix un-registers the lock file while writing and renaming it, so
+    // a signal there would leave it behind for every later writer (see
+    // `crate::git::signals`).
+    let err = match signals::held(|| repo.edit_reference(edit)) {
+        Ok(_) => return Ok(Cas::Updated),
+        Err(err) => err,
+    };
+    if let Some(out_of_date) = err.downcast_any_ref::<ReferenceOutOfDate>() {
+        return Ok(Cas::Moved {
+            actual: out_of_date.actual.try_id().map(ToOwned::to_owned),
+        });
+    }
+    if let Some(exists) = err.downcast_any_ref::<MustNotExist>() {
+        return Ok(Cas::Moved {
+            actual: exists.actual.try_id().map(ToOwned::to_owned),
+        });
+    }
+    if matches!(expected, Expected::At(_)) && err.is_not_found() {
+        // Deleted between our read and our write: also a lost race.
+        return Ok(Cas::Moved { actual: None });
+    }
+    if err.is_retryable() {
+        return Err(lock_error(repo, name, &err));
+    }
+    Err(Error::new(
+        ErrorKind::Git,
+        format!("could not update {name}: {}", describe_gix(&err)),
+    )
+    .refname(name))
+}
+
+/// Name the lock file(s) that kept us out, by looking at which exist.
+fn lock_error(repo: &Repository, name: &FullName, err: &gix::Error) -> Error {
+    let common = repo.common_dir();
+    let candidates = [
+        common.join(format!("{}.lock", name.as_bstr())),
+        common.join("packed-refs.lock"),
+    ];
+    let held: Vec<_> = candidates.iter().filter(|p| p.exists()).collect();
+    let lock = held
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| candidates[0].display().to_string());
+    Error::new(
+        ErrorKind::Lock,
+        format!(
+            "could not update {name}: the lock file {lock} stayed in place. If no git process is still running \
+             (a crashed one leaves it behind), delete that file and re-run. ({})",
+            describe_gix(err)
+        ),
+    )
+    .refname(name)
+    .lock(lock)
+}
