@@ -18,6 +18,7 @@ mod incremental;
 mod index_md;
 mod json_errors;
 mod kill;
+mod layers;
 mod load;
 mod locations;
 mod pending;
