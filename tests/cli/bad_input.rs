@@ -403,7 +403,7 @@ fn a_fragment_blob_of_exactly_one_mebibyte_is_accepted() -> Result<()> {
         &[("catalogue/fragments/big.json", Content::File(&bytes))],
         "A big fragment",
     )?;
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let manifest = repo.text("main:catalogue/manifest.json")?;
     assert!(
         manifest.contains("\"big.md\""),

@@ -973,17 +973,10 @@ fn verify_history_accepts_record_commits_awaiting_consolidation_but_checks_their
     let repo = Repo::new_bare()?;
     for issue in ["1", "2"] {
         let path = format!("docs/{issue}.md");
-        repo.catalogue_ok(&["record", "--direct", "--issue", issue, "--artifact", &path])?;
-        repo.catalogue_ok(&["consolidate"])?;
+        repo.record_direct(issue, &path)?;
+        repo.consolidate()?;
     }
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "3",
-        "--artifact",
-        "docs/3.md",
-    ])?;
+    repo.record_direct(3, "docs/3.md")?;
     let out = json_run(&repo, &["verify", "--history"], 0)?;
     assert_eq!(out["problems"], json!([]), "{out}");
     assert_eq!(out["checked"], 5, "{out}");

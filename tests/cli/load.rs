@@ -258,11 +258,7 @@ fn thirty_two_shallow_clones_pushing_through_a_git_daemon_lose_nothing_at_the_de
 
     // Every record landed once, on a linear first-parent history.
     assert_eq!(origin.git(&["rev-list", "--merges", "main"])?, "");
-    let history: BTreeSet<String> = origin
-        .git(&["rev-list", "--first-parent", &format!("{base}..main")])?
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let history = origin.first_parents_since(&base)?;
     for (w, o) in writes.iter().zip(&outs) {
         if let Some(pushed) = o["pushed"].as_str() {
             ensure!(
@@ -274,7 +270,7 @@ fn thirty_two_shallow_clones_pushing_through_a_git_daemon_lose_nothing_at_the_de
     }
 
     // One last consolidation, on origin itself: all 320 are in the manifest.
-    origin.catalogue_ok(&["consolidate"])?;
+    origin.consolidate()?;
     let want_names: BTreeSet<String> = (0..CLONES)
         .flat_map(|c| (0..RECORDS).map(move |r| format!("issue-{}.json", issue_of(c, r))))
         .collect();
