@@ -1,4 +1,4 @@
-//! Incremental consolidation (issue 5): only the fragments changed since the
+//! Incremental consolidation (README, Incremental consolidation): only the fragments changed since the
 //! manifest's `source` are read, and the result is byte-identical to a full
 //! rebuild. Each step is checked against `consolidate --full --dry-run`,
 //! which reads every fragment and says whether the committed files differ
@@ -66,6 +66,19 @@ fn assert_current(repo: &Repo) -> Result<()> {
     ensure!(
         full["changed"] == false,
         "a full rebuild differs from the committed outputs: {full}"
+    );
+    Ok(())
+}
+
+/// A consolidation that read every fragment, with a note saying why: one
+/// that contains each of `why`.
+fn assert_full_because(out: &Value, why: &[&str]) -> Result<()> {
+    assert_eq!(out["mode"], "full", "{out}");
+    ensure!(
+        out["note"]
+            .as_str()
+            .is_some_and(|n| why.iter().all(|w| n.contains(w))),
+        "{out}"
     );
     Ok(())
 }
@@ -236,13 +249,7 @@ fn without_a_usable_previous_manifest_every_fragment_is_read_and_the_note_says_w
     let one = br#"{"issue": 1, "artifacts": [{"path": "docs/1.md"}]}"#.to_vec();
     commit_changes(&repo, &[(fragment_path("issue-1"), one)], &[])?;
     let out = repo.consolidate()?;
-    assert_eq!(out["mode"], "full", "{out}");
-    ensure!(
-        out["note"]
-            .as_str()
-            .is_some_and(|n| n.contains("manifest.json")),
-        "{out}"
-    );
+    assert_full_because(&out, &["manifest.json"])?;
 
     // A manifest reformatted by hand: same content, another layout.
     let manifest = repo.json("main:catalogue/manifest.json")?;
@@ -257,11 +264,7 @@ fn without_a_usable_previous_manifest_every_fragment_is_read_and_the_note_says_w
         &[],
     )?;
     let out = repo.consolidate()?;
-    assert_eq!(out["mode"], "full", "{out}");
-    ensure!(
-        out["note"].as_str().is_some_and(|n| n.contains("laid out")),
-        "{out}"
-    );
+    assert_full_because(&out, &["laid out"])?;
     assert_current(&repo)?;
 
     // --full reads everything without a note.
@@ -279,13 +282,7 @@ fn without_a_usable_previous_manifest_every_fragment_is_read_and_the_note_says_w
     commit_changes(&repo, &[(fragment_path("issue-4"), four)], &[])?;
     let shallow = repo.clone_shallow_bare()?;
     let out = shallow.consolidate()?;
-    assert_eq!(out["mode"], "full", "{out}");
-    ensure!(
-        out["note"]
-            .as_str()
-            .is_some_and(|n| n.contains("not in this repository")),
-        "{out}"
-    );
+    assert_full_because(&out, &["not in this repository"])?;
     let listed = artifact_paths(&shallow.json("main:catalogue/manifest.json")?)?;
     assert_eq!(listed, ["docs/1.md", "docs/2.md", "docs/3.md", "docs/4.md"]);
     // In the full clone the same step is incremental, and gives the same bytes.
@@ -390,13 +387,7 @@ fn previous_outputs_the_tool_did_not_write_for_their_source_are_rebuilt_in_full(
         &[],
     )?;
     let out = repo.consolidate()?;
-    assert_eq!(out["mode"], "full", "{out}");
-    ensure!(
-        out["note"]
-            .as_str()
-            .is_some_and(|n| n.contains("index.md") && n.contains("not written with")),
-        "{out}"
-    );
+    assert_full_because(&out, &["index.md", "not written with"])?;
     assert_current(&repo)?;
     ensure!(
         repo.text("main:catalogue/index.md")?.contains("| B |"),
@@ -423,13 +414,7 @@ fn previous_outputs_the_tool_did_not_write_for_their_source_are_rebuilt_in_full(
     let recorded = repo.record_direct(4, "docs/4.md")?;
     assert_eq!(recorded["ok"], true, "record builds on it too: {recorded}");
     let out = repo.consolidate()?;
-    assert_eq!(out["mode"], "full", "{out}");
-    ensure!(
-        out["note"]
-            .as_str()
-            .is_some_and(|n| n.contains(&blob) && n.contains("not a tree")),
-        "{out}"
-    );
+    assert_full_because(&out, &[&blob, "not a tree"])?;
     assert_current(&repo)?;
     assert_eq!(
         artifact_paths(&repo.json("main:catalogue/manifest.json")?)?,

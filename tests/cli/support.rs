@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
+use std::fmt::Display;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -737,40 +738,30 @@ impl Repo {
     /// required to succeed. Its `--json` object.
     pub fn record_direct_with(
         &self,
-        issue: impl std::fmt::Display,
+        issue: impl Display,
         path: &str,
         extra: &[&str],
     ) -> Result<Value> {
         let issue = issue.to_string();
-        let args = [&record_direct_args(&issue, path)[..], extra].concat();
-        self.catalogue_ok(&args)
+        self.catalogue_ok(&[&record_direct_args(&issue, path)[..], extra].concat())
     }
 
     /// `record --direct --issue <issue> --artifact <path>`: one fragment
     /// committed onto the branch. Its `--json` object.
-    pub fn record_direct(&self, issue: impl std::fmt::Display, path: &str) -> Result<Value> {
+    pub fn record_direct(&self, issue: impl Display, path: &str) -> Result<Value> {
         self.record_direct_with(issue, path, &[])
     }
 
     /// `record --issue <issue> --artifact <path>`, then `extra`: a fragment
     /// on the per-issue ref. Its `--json` object.
-    pub fn record_with(
-        &self,
-        issue: impl std::fmt::Display,
-        path: &str,
-        extra: &[&str],
-    ) -> Result<Value> {
+    pub fn record_with(&self, issue: impl Display, path: &str, extra: &[&str]) -> Result<Value> {
         let issue = issue.to_string();
-        let args = [
-            &["record", "--issue", &issue, "--artifact", path][..],
-            extra,
-        ]
-        .concat();
-        self.catalogue_ok(&args)
+        let head = ["record", "--issue", &issue, "--artifact", path];
+        self.catalogue_ok(&[&head[..], extra].concat())
     }
 
     /// `record --issue <issue> --artifact <path>`. Its `--json` object.
-    pub fn record(&self, issue: impl std::fmt::Display, path: &str) -> Result<Value> {
+    pub fn record(&self, issue: impl Display, path: &str) -> Result<Value> {
         self.record_with(issue, path, &[])
     }
 
