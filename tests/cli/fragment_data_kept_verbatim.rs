@@ -1,4 +1,4 @@
-//! Faithful data (issue 6, point 4): what a fragment says reaches `manifest.json`
+//! Faithful data: what a fragment says reaches `manifest.json`
 //! unchanged. Numbers keep their exact spelling, digit for digit and exponent for
 //! exponent, even where no f64 holds them; strings keep every Unicode character (their
 //! escape spelling is JSON layout, written the one way serde_json writes strings); a

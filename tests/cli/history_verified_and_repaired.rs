@@ -1,4 +1,4 @@
-//! `verify --history` and `repair` (issue 4) on histories that the old racing
+//! `verify --history` and `repair` (README, Commands) on histories that the old racing
 //! design left behind.
 //!
 //! The histories are built by the scripts in `fixtures/history/` with the plain

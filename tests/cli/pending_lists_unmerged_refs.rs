@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::support::{known_kind, str_field, Repo};
 
-/// One entry of `pending --json`, checked for the spec's fields and types.
+/// One entry of `pending --json`, checked for README's fields and types.
 #[derive(Debug, PartialEq, Eq)]
 struct Pending {
     key: String,
@@ -16,7 +16,7 @@ struct Pending {
     state: String,
 }
 
-/// `pending --json` (with `args`), its outcome checked against the spec's shape.
+/// `pending --json` (with `args`), its outcome checked against README's shape.
 fn pending(repo: &Repo, args: &[&str]) -> Result<(Value, Vec<Pending>)> {
     let mut all = vec!["pending"];
     all.extend_from_slice(args);

@@ -294,7 +294,7 @@ fn bad_usage_exits_2_with_a_json_usage_error() -> Result<()> {
 #[test]
 fn a_missing_branch_makes_every_command_exit_4_naming_the_ref() -> Result<()> {
     // Only a branch that HEAD names and that has no commit yet is created by
-    // `record` (see record.rs); a mistyped one must not start a new history.
+    // `record` (see record_writes_one_fragment.rs); a mistyped one must not start a new history.
     let repo = Repo::new_bare()?;
     let cases: &[&[&str]] = &[
         &["record", "--direct", "--branch", "nope", "--issue", "1"],
