@@ -1056,6 +1056,21 @@ pub fn assert_refusal_as(
     Ok(error)
 }
 
+/// A racer that ran out of attempts on `main`: kind `contention`, naming
+/// `refs/heads/main` in its `--json` error and on stderr.
+pub fn assert_gave_up_naming_main(run: &Run, out: &Value) -> Result<()> {
+    ensure!(out["error"]["kind"] == "contention", "{run:?}");
+    ensure!(
+        out["error"].to_string().contains("refs/heads/main"),
+        "the contention error names the ref: {run:?}"
+    );
+    ensure!(
+        run.stderr.contains("refs/heads/main"),
+        "stderr names the ref: {run:?}"
+    );
+    Ok(())
+}
+
 /// Whether text for people names `n`, as written or escaped: a hostile name
 /// may be shown escaped (`\u{200c}`, `\\`) so that it cannot act on a terminal.
 pub fn names(text: &str, n: &str) -> bool {
