@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Simulate the retry race of src/publish/backoff.rs: N writers, no coordination.
 
-Each writer makes `writes` writes back to back (as tests/cli/load.rs does).
+Each writer makes `writes` writes back to back (as tests/cli/many_clones_lose_nothing.rs does).
 An attempt reads the remote tip, then pushes one window later (0.7-1.3 of a
 unit window W); the push lands only if nothing else landed since the read.
 A loser pauses per the schedule (in windows, x0.5-1.5 jitter) and tries

@@ -27,7 +27,7 @@
 //! | [`error`] | the error type, typed offenders |
 //! | [`core`] | pure: keys, fragments, manifest, index, both files' bytes |
 //!
-//! `tests/cli/layers.rs` reads the sources and fails on an import that
+//! `tests/cli/imports_keep_the_layers.rs` reads the sources and fails on an import that
 //! breaks these rules.
 //!
 //! # Invariants

@@ -15,7 +15,7 @@ fn main() {
     // Installed with the signals held: the handler reads gix-tempfile's
     // registry, which installing it initialises; a SIGINT landing in between
     // ran the handler inside that initialisation, waiting on itself forever
-    // (seen once in the SIGINT loop of tests/cli/kill.rs). Held, the signal
+    // (seen once in the SIGINT loop of tests/cli/survives_being_killed.rs). Held, the signal
     // is delivered once the handler is ready.
     let _signals = git_catalogue::git::signals::held(|| gix::interrupt::init_handler_default(0));
     // `--json` must shape even usage errors, so look for it before clap does.

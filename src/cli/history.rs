@@ -34,6 +34,12 @@ pub fn verify(repo: &gix::Repository, settings: &Settings, args: &VerifyArgs) ->
         }
         problems.push(o);
     }
+    // As `check` does: each problem on stderr too, for a person reading the log.
+    for p in &found.problems {
+        report
+            .messages
+            .push(format!("problem: {}: {}", p.commit, p.message));
+    }
     report.messages.push(format!(
         "{} problem(s) in {} checked commit(s), {} skipped, on {}",
         found.problems.len(),

@@ -168,33 +168,13 @@ impl std::error::Error for DuplicatePath {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::rng::Rng;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     fn fragment(key: &str, json: &str) -> Fragment {
         let key = FragmentKey::new(key).expect("test keys are valid");
         Fragment::parse(key, json.as_bytes()).expect("test fragments are valid")
-    }
-
-    /// A tiny deterministic xorshift64 generator, enough to shuffle test inputs.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn shuffle<T>(&mut self, items: &mut [T]) {
-            for i in (1..items.len()).rev() {
-                let j = (self.next() % (i as u64 + 1)) as usize;
-                items.swap(i, j);
-            }
-        }
     }
 
     #[test]
@@ -309,7 +289,7 @@ mod tests {
             fragment("b", r#"{"artifacts": [{"path": "p"}]}"#),
             fragment("d", r#"{"artifacts": [{"path": "p"}]}"#),
         ];
-        let mut rng = XorShift(42);
+        let mut rng = Rng::seeded(42);
         for _ in 0..50 {
             rng.shuffle(&mut fragments);
             let error = Manifest::build(fragments.clone(), "s").expect_err("duplicate path");

@@ -5,7 +5,7 @@
 //! every rule can be tested on plain bytes and applied identically by every
 //! command. It imports nothing of the crate outside this folder, and of gix
 //! only `gix::validate` (git's own path rules); a test in
-//! `tests/cli/layers.rs` holds it to that.
+//! `tests/cli/imports_keep_the_layers.rs` holds it to that.
 
 pub mod fragment;
 pub mod index;
@@ -13,6 +13,4 @@ pub mod key;
 pub mod manifest;
 pub mod path;
 pub mod render;
-
-#[cfg(test)]
-pub(crate) mod rng;
+pub mod rng;

@@ -23,7 +23,7 @@
 //! mask (consolidate writes its two blobs on two threads), so no thread can
 //! take the signal and run the handler in the middle of the write. Child processes start with an empty mask
 //! (Rust's `Command` resets it), so a `git` spawned later is unaffected.
-//! SIGKILL cannot be blocked: what it leaves is what `tests/cli/kill.rs`
+//! SIGKILL cannot be blocked: what it leaves is what `tests/cli/survives_being_killed.rs`
 //! checks.
 
 /// Termination signals are blocked for as long as this lives.

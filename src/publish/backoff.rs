@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::core::rng::Rng;
+
 /// The longest single pause while a remote's ref lock is held.
 pub(super) const LOCK_BACKOFF_CAP: Duration = Duration::from_secs(1);
 
@@ -38,7 +40,7 @@ fn windows(n: u32) -> u32 {
 /// fraction of a second. Pausing a fixed few milliseconds after a slow round
 /// trip would have a loser retry straight into the same crowd.
 ///
-/// The schedule is tuned on `tests/cli/load.rs` (32 shallow clones, each
+/// The schedule is tuned on `tests/cli/many_clones_lose_nothing.rs` (32 shallow clones, each
 /// pushing 11 writes back to back through a git daemon, one window ≈ 0.3 s
 /// under that load) and a simulation of it. Nothing coordinates the
 /// writers, so every attempt is a lottery: it wins only if no other push
@@ -66,7 +68,7 @@ pub fn backoff_after(attempt: Duration, n: u32, jitter: &mut Jitter) -> Duration
 /// A small xorshift generator seeded from std's per-process random hasher
 /// keys; good enough to de-synchronise writers, and no extra crate.
 #[derive(Debug)]
-pub struct Jitter(u64);
+pub struct Jitter(Rng);
 
 impl Jitter {
     /// A generator seeded differently in every process.
@@ -74,29 +76,22 @@ impl Jitter {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u32(std::process::id());
-        Jitter(h.finish() | 1)
+        Jitter(Rng::seeded(h.finish()))
     }
 
     /// A generator that repeats the same numbers for the same seed (tests).
     pub fn seeded(seed: u64) -> Self {
-        Jitter(seed | 1)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        Jitter(Rng::seeded(seed))
     }
 
     /// A number in [0, 1).
     pub fn next_unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.next_unit()
     }
 
     /// A number in [0, n).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
+        self.0.below(n)
     }
 }
 

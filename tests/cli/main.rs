@@ -1,28 +1,31 @@
 //! End-to-end tests of the `git-catalogue` binary against real git repositories.
 //!
-//! One integration binary, one module per area. Repositories are built with the
-//! `git` CLI in temporary directories and every outcome is checked with the
-//! `git` CLI (`fsck --strict`, `cat-file`, `rev-list`, `for-each-ref`), never
-//! with the library under test. See `support.rs` for the hermetic harness.
+//! One integration binary, one module per promise the tool makes, named after
+//! that promise, so that a failing test's path says what broke. Repositories
+//! are built with the `git` CLI in temporary directories and every outcome is
+//! checked with the `git` CLI (`fsck --strict`, `cat-file`, `rev-list`,
+//! `for-each-ref`), never with the library under test. `support.rs` holds the
+//! one hermetic harness, the scenarios the tests start from and the one way a
+//! refusal is checked, so that every module means the same by "refused".
 
 mod support;
 
-mod bad_input;
-mod broken;
-mod check_list;
-mod consolidate;
-mod faithful;
-mod history;
-mod hostile;
-mod incremental;
-mod index_md;
-mod json_errors;
-mod kill;
-mod layers;
-mod load;
-mod locations;
-mod pending;
-mod race;
-mod record;
-mod remote;
-mod worktree;
+mod broken_repositories;
+mod check_and_list_only_read;
+mod checkout_follows_the_branch;
+mod concurrent_writers_lose_nothing;
+mod consolidate_rebuilds_outputs;
+mod every_error_is_one_json_object;
+mod fragment_data_kept_verbatim;
+mod history_verified_and_repaired;
+mod imports_keep_the_layers;
+mod incremental_equals_full;
+mod index_page_cannot_be_broken;
+mod many_clones_lose_nothing;
+mod pending_lists_unmerged_refs;
+mod push_builds_on_the_remote_tip;
+mod record_writes_one_fragment;
+mod refuses_bad_input;
+mod refuses_what_git_refuses;
+mod survives_being_killed;
+mod works_wherever_git_works;

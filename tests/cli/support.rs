@@ -4,11 +4,19 @@
 //! Nothing here mocks git. Repositories are built with the `git` CLI, and
 //! results are checked with the `git` CLI, an oracle independent of the gix
 //! code under test. Every process (git and the tool) runs with a fixed
-//! identity, fixed dates, no global or system config and `LC_ALL=C` (STYLE
-//! habit 9), so object ids are stable and nothing on the host leaks in.
+//! identity, fixed dates, no global or system config and `LC_ALL=C`, so that
+//! object ids are the same on every machine and nothing on the host leaks in.
+//!
+//! The test files share one of everything: one [`Repo`] (sandbox, git
+//! oracle, commits by hand, runs of the tool, and the scenarios the tests
+//! start from), one way to require a refusal ([`assert_refusal`]), one way
+//! to run a table of cases ([`every_case`]). A copy kept in a test file
+//! drifts from the original, and then two files that mean the same promise
+//! check different things.
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
+use std::fmt::Display;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -27,13 +35,13 @@ pub const COMMITTER_NAME: &str = "C O Mitter";
 pub const COMMITTER_EMAIL: &str = "committer@example.com";
 pub const DATE: &str = "2005-04-07T22:13:13 +0000";
 
-/// The fallback identity of the CLI spec, used when none is configured.
+/// The identity commits are made with when none is configured (README, Identity).
 pub const FALLBACK_IDENTITY: &str = "git-catalogue <git-catalogue@localhost>";
 
 /// git's empty tree, the manifest's `source` when there is no fragments folder.
 pub const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
-/// Every `error.kind` the CLI spec allows in `--json` output.
+/// Every `error.kind` README (`--json`) documents.
 pub const ERROR_KINDS: &[&str] = &[
     "usage",
     "invalid_fragment",
@@ -46,10 +54,12 @@ pub const ERROR_KINDS: &[&str] = &[
     "not_found",
     "dirty_worktree",
     "stale",
+    // `verify --history` only: a committed manifest that is not JSON.
+    "invalid_manifest",
     "git",
     "io",
-    // Added with `--push` (spec of issue 3): a remote that cannot be reached or
-    // does not exist, and a push the remote's hooks or policy declined.
+    // Only `--push` meets these: a remote that cannot be reached or does not
+    // exist, and a push the remote's hooks or policy declined.
     "remote",
     "rejected",
 ];
@@ -59,6 +69,22 @@ pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(rel)
+}
+
+/// `text` spells every number of `fixtures/fragments/full.json` that no f64
+/// keeps as written, digit for digit.
+pub fn assert_full_fixture_numbers_verbatim(text: &str) {
+    for digits in [
+        "12345678901234567890123",
+        "1.50",
+        "0.10",
+        "18446744073709551616",
+    ] {
+        assert!(
+            text.contains(digits),
+            "{digits} was not kept verbatim in:\n{text}"
+        );
+    }
 }
 
 /// Make `cmd` hermetic: no inherited `GIT_*` variables, no global or system
@@ -169,7 +195,7 @@ impl Run {
     }
 }
 
-/// `error.kind` must be one of the kinds the CLI spec lists. Checked last by
+/// `error.kind` must be one of the kinds README documents. Checked last by
 /// the error tests, so that every other finding is reported first.
 pub fn known_kind(error: &Value) -> Result<()> {
     let kind = str_field(error, "kind")?;
@@ -226,6 +252,12 @@ pub fn run_catalogue(cmd: &mut Command) -> Result<Run> {
     Ok(Run::from_output(run(cmd, None)?))
 }
 
+/// The arguments of `record --direct --issue <issue> --artifact <path>`, for
+/// runs that are raced, killed or expected to fail rather than to succeed.
+pub fn record_direct_args<'a>(issue: &'a str, path: &'a str) -> [&'a str; 6] {
+    ["record", "--direct", "--issue", issue, "--artifact", path]
+}
+
 /// What a command may not change when it fails: the refs and the object files.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Snapshot {
@@ -253,6 +285,8 @@ pub struct Repo {
 }
 
 impl Repo {
+    // Building and cloning: each repository gets a sandbox of its own.
+
     fn sandbox() -> Result<TempDir> {
         let tmp = tempfile::Builder::new()
             .prefix("git-catalogue-")
@@ -320,6 +354,26 @@ impl Repo {
         )
     }
 
+    /// `git clone --bare --filter=blob:none file://…`: a blobless partial
+    /// clone, which holds commits and trees but no blob at all. The source
+    /// must allow filters (`uploadpack.allowFilter`).
+    pub fn clone_partial_bare(&self) -> Result<Repo> {
+        let url = self.file_url();
+        Self::clone_into(
+            &["--bare", "--filter=blob:none"],
+            OsStr::new(&url),
+            "partial.git",
+            true,
+        )
+    }
+
+    /// `git clone <flags> <url>` into a new sandbox, e.g. a blobless shallow
+    /// bare clone (`--bare --depth 1 --filter=blob:none`).
+    pub fn clone_url(flags: &[&str], url: &str) -> Result<Repo> {
+        let bare = flags.contains(&"--bare");
+        Self::clone_into(flags, OsStr::new(url), "clone.git", bare)
+    }
+
     fn clone_with(&self, flags: &[&str], source: &OsStr, name: &str, bare: bool) -> Result<Repo> {
         Self::clone_into(flags, source, name, bare)
     }
@@ -336,6 +390,8 @@ impl Repo {
         Ok(repo)
     }
 
+    // Places in and around the repository.
+
     /// The sandbox's `HOME`.
     pub fn home(&self) -> PathBuf {
         self.tmp.path().join("home")
@@ -344,6 +400,13 @@ impl Repo {
     /// A directory in the sandbox that is not inside any repository.
     pub fn scratch(&self) -> PathBuf {
         self.tmp.path().join("scratch")
+    }
+
+    /// Write a file in the sandbox (outside the repository); its path.
+    pub fn sandbox_file(&self, name: &str, content: &[u8]) -> Result<PathBuf> {
+        let path = self.tmp.path().join(name);
+        std::fs::write(&path, content)?;
+        Ok(path)
     }
 
     /// The `file://` URL of this repository (a URL, so that `--depth` is honoured).
@@ -370,6 +433,13 @@ impl Repo {
             self.path.join(".git")
         }
     }
+
+    /// The loose object file of `id`.
+    pub fn loose_object(&self, id: &str) -> PathBuf {
+        self.git_dir().join("objects").join(&id[..2]).join(&id[2..])
+    }
+
+    // git as the oracle: what is in the repository, read with the git CLI.
 
     /// A hermetic `git` command run in `cwd`.
     pub fn git_command(&self, cwd: &Path) -> Command {
@@ -471,6 +541,20 @@ impl Repo {
             .collect())
     }
 
+    /// The paths `git diff-tree -r --name-only` reports between two commits.
+    pub fn changed_paths(&self, from: &str, to: &str) -> Result<String> {
+        self.git(&["diff-tree", "-r", "--name-only", "--no-commit-id", from, to])
+    }
+
+    /// The commits of `main`'s first-parent history since `base`.
+    pub fn first_parents_since(&self, base: &str) -> Result<BTreeSet<String>> {
+        Ok(self
+            .git(&["rev-list", "--first-parent", &format!("{base}..main")])?
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// `git fsck --strict` must be clean (dangling objects from lost races are fine).
     pub fn fsck(&self) -> Result<()> {
         let mut cmd = self.git_command(&self.path);
@@ -510,6 +594,9 @@ impl Repo {
         Ok(Snapshot { refs, objects })
     }
 
+    // Commits by hand: what no `record` would write, as a merged pull
+    // request or an old writer leaves it.
+
     /// Commit entries onto `main` by hand, without the tool and without a work
     /// tree: through a private index, `git commit-tree` and a compare-and-swap
     /// `git update-ref`. Only for bare repositories, whose `main` has no
@@ -546,6 +633,62 @@ impl Repo {
         let id = self.git(&["hash-object", "-w", "--no-filters", path])?;
         Ok(id.trim().to_owned())
     }
+
+    /// Commit onto `main` of a bare repository a blob at a raw byte path,
+    /// which `--cacheinfo` cannot pass (non-UTF-8, control characters), with
+    /// `git update-index -z --index-info` on a private index and a
+    /// compare-and-swap `git update-ref`. Returns the new commit.
+    pub fn commit_raw_path(&self, path: &[u8], content: &[u8], message: &str) -> Result<String> {
+        ensure!(self.bare, "commit_raw_path is for bare repositories");
+        let index = self.tmp.path().join("raw-index");
+        let _ = std::fs::remove_file(&index);
+        let old = self.rev("main")?;
+        let env: [(&str, &OsStr); 1] = [("GIT_INDEX_FILE", index.as_os_str())];
+        self.git_env(&["read-tree", "main"], &env)?;
+        let blob = self.hash_object(&self.tmp.path().join("raw-blob"), content)?;
+        let mut line = format!("100644 {blob}\t").into_bytes();
+        line.extend_from_slice(path);
+        line.push(0);
+        let mut cmd = self.git_command(&self.path);
+        cmd.args(["update-index", "-z", "--index-info"])
+            .env("GIT_INDEX_FILE", &index);
+        let out = run(&mut cmd, Some(&line))?;
+        ensure!(
+            out.status.success(),
+            "git update-index --index-info refused {:?}: {}",
+            String::from_utf8_lossy(path),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8(self.git_env(&["write-tree"], &env)?)?;
+        let commit = self.git(&["commit-tree", tree.trim(), "-p", &old, "-m", message])?;
+        let commit = commit.trim().to_owned();
+        self.git(&["update-ref", "refs/heads/main", &commit, &old])?;
+        Ok(commit)
+    }
+
+    /// Whether git itself refuses `path` as a tree entry of `mode`
+    /// (`100644`, `120000`), with core.protectNTFS and core.protectHFS on, as
+    /// git is on Windows and macOS: the oracle for hostile paths.
+    pub fn git_refuses_path(&self, path: &str, mode: &str) -> Result<bool> {
+        let index = self.tmp.path().join("oracle-index");
+        let _ = std::fs::remove_file(&index);
+        let blob = self.hash_object(&self.tmp.path().join("oracle-blob"), b"x\n")?;
+        let mut cmd = self.git_command(&self.path);
+        cmd.args([
+            "-c",
+            "core.protectNTFS=true",
+            "-c",
+            "core.protectHFS=true",
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("{mode},{blob},{path}"),
+        ])
+        .env("GIT_INDEX_FILE", &index);
+        Ok(!run(&mut cmd, None)?.status.success())
+    }
+
+    // Running the tool.
 
     /// A hermetic command running the tool in `cwd`.
     pub fn catalogue_command(&self, cwd: &Path) -> Command {
@@ -589,11 +732,72 @@ impl Repo {
         run.json()
     }
 
-    /// Write a file in the sandbox (outside the repository); its path.
-    pub fn sandbox_file(&self, name: &str, content: &[u8]) -> Result<PathBuf> {
-        let path = self.tmp.path().join(name);
-        std::fs::write(&path, content)?;
-        Ok(path)
+    // Scenarios: the few starting points the tests share, and the runs
+    // they repeat. A test whose subject is a flag combination spells its
+    // arguments out instead.
+
+    /// `record --direct --issue <issue> --artifact <path>`, then `extra`;
+    /// required to succeed. Its `--json` object.
+    pub fn record_direct_with(
+        &self,
+        issue: impl Display,
+        path: &str,
+        extra: &[&str],
+    ) -> Result<Value> {
+        let issue = issue.to_string();
+        self.catalogue_ok(&[&record_direct_args(&issue, path)[..], extra].concat())
+    }
+
+    /// `record --direct --issue <issue> --artifact <path>`: one fragment
+    /// committed onto the branch. Its `--json` object.
+    pub fn record_direct(&self, issue: impl Display, path: &str) -> Result<Value> {
+        self.record_direct_with(issue, path, &[])
+    }
+
+    /// `record --issue <issue> --artifact <path>`, then `extra`: a fragment
+    /// on the per-issue ref. Its `--json` object.
+    pub fn record_with(&self, issue: impl Display, path: &str, extra: &[&str]) -> Result<Value> {
+        let issue = issue.to_string();
+        let head = ["record", "--issue", &issue, "--artifact", path];
+        self.catalogue_ok(&[&head[..], extra].concat())
+    }
+
+    /// `record --issue <issue> --artifact <path>`. Its `--json` object.
+    pub fn record(&self, issue: impl Display, path: &str) -> Result<Value> {
+        self.record_with(issue, path, &[])
+    }
+
+    /// `consolidate`, required to succeed. Its `--json` object.
+    pub fn consolidate(&self) -> Result<Value> {
+        self.catalogue_ok(&["consolidate"])
+    }
+
+    /// This repository after [`Repo::record_direct`] of each `(issue, path)`:
+    /// fragments on the branch, manifest not built for them yet.
+    pub fn with_recorded(self, artifacts: &[(usize, &str)]) -> Result<Repo> {
+        for (issue, path) in artifacts {
+            self.record_direct(issue, path)?;
+        }
+        Ok(self)
+    }
+
+    /// [`Repo::with_recorded`], then one `consolidate`: a branch whose
+    /// catalogue is current.
+    pub fn with_consolidated(self, artifacts: &[(usize, &str)]) -> Result<Repo> {
+        let repo = self.with_recorded(artifacts)?;
+        repo.consolidate()?;
+        Ok(repo)
+    }
+
+    /// A bare repository (as a CI clone or a server has it) after
+    /// [`Repo::with_recorded`].
+    pub fn bare_recorded(artifacts: &[(usize, &str)]) -> Result<Repo> {
+        Repo::new_bare()?.with_recorded(artifacts)
+    }
+
+    /// A bare repository after [`Repo::with_consolidated`].
+    pub fn bare_consolidated(artifacts: &[(usize, &str)]) -> Result<Repo> {
+        Repo::new_bare()?.with_consolidated(artifacts)
     }
 }
 
@@ -636,6 +840,54 @@ impl GitDaemon {
     /// it (another process got there first) is answered by trying another one.
     pub fn serve(repo: &Repo) -> Result<GitDaemon> {
         Self::serve_with(repo, &[])
+    }
+
+    /// [`GitDaemon::serve`] with extra `git daemon` options, such as
+    /// `--max-connections=0`: by default the daemon takes 32 clients at once
+    /// and, past that, kills a connection from an address with several, which
+    /// on loopback is any of them.
+    ///
+    /// It runs git's `git-daemon` program itself, not `git daemon`: the `git`
+    /// wrapper starts that program as a child of its own, so killing the
+    /// wrapper on drop would leave the daemon running, orphaned, after the
+    /// test.
+    pub fn serve_with(repo: &Repo, extra: &[&str]) -> Result<GitDaemon> {
+        ensure!(repo.bare, "git daemon serves bare repositories");
+        let base = repo.path.parent().context("a repository has a folder")?;
+        let log = repo.tmp.path().join("git-daemon.log");
+        let exec_path = repo.git(&["--exec-path"])?;
+        let program = Path::new(exec_path.trim()).join("git-daemon");
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut cmd = Command::new(&program);
+            hermetic(&mut cmd, &repo.home()).current_dir(base);
+            cmd.args([
+                "--reuseaddr",
+                "--informative-errors",
+                "--export-all",
+                "--enable=receive-pack",
+                "--listen=127.0.0.1",
+            ])
+            .args(extra)
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?);
+            let child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
+            let mut daemon = GitDaemon {
+                child,
+                port,
+                log: log.clone(),
+            };
+            match daemon.wait_until_listening()? {
+                true => return Ok(daemon),
+                false => last = daemon.log_text(),
+            }
+        }
+        bail!("git daemon did not start on any of 5 free ports:\n{last}")
     }
 
     /// `git://127.0.0.1:<port>/<name>` for a repository this daemon serves.
@@ -693,6 +945,9 @@ fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
 }
+
+// Refusals: every error path is checked the same way in every file, so
+// that one promise ("names its offender, writes nothing") means one thing.
 
 /// The `--json` error fields that may name an offender (README, `--json`).
 pub const OFFENDER_FIELDS: &[&str] = &["path", "blob", "commit", "ref", "lock", "key", "remote"];
@@ -765,9 +1020,6 @@ pub fn assert_refusal_as(
         ));
     }
     let message = error["message"].as_str().unwrap_or_default();
-    // Text for people may show a hostile name escaped (`\u{200c}`, `\\`).
-    let names =
-        |text: &str, n: &str| text.contains(n) || text.contains(&*n.escape_debug().to_string());
     for n in named {
         if !names(&human.stderr, n) {
             problems.push(format!("stderr does not name {n:?}"));
@@ -806,6 +1058,58 @@ pub fn assert_refusal_as(
     Ok(error)
 }
 
+/// A racer that ran out of attempts on `main`: kind `contention`, naming
+/// `refs/heads/main` in its `--json` error and on stderr.
+pub fn assert_gave_up_naming_main(run: &Run, out: &Value) -> Result<()> {
+    ensure!(out["error"]["kind"] == "contention", "{run:?}");
+    ensure!(
+        out["error"].to_string().contains("refs/heads/main"),
+        "the contention error names the ref: {run:?}"
+    );
+    ensure!(
+        run.stderr.contains("refs/heads/main"),
+        "stderr names the ref: {run:?}"
+    );
+    Ok(())
+}
+
+/// Whether text for people names `n`, as written or escaped: a hostile name
+/// may be shown escaped (`\u{200c}`, `\\`) so that it cannot act on a terminal.
+pub fn names(text: &str, n: &str) -> bool {
+    text.contains(n) || text.contains(&*n.escape_debug().to_string())
+}
+
+/// [`assert_refusal`] of `record <args>` (with `--direct` appended when
+/// `direct`): exit 2, `kind`, naming `named`, nothing written.
+pub fn assert_record_refused(
+    repo: &Repo,
+    args: &[&str],
+    direct: bool,
+    kind: &str,
+    named: &str,
+) -> Result<()> {
+    let mut all = vec!["record"];
+    all.extend_from_slice(args);
+    if direct {
+        all.push("--direct");
+    }
+    assert_refusal(repo, &all, 2, kind, &[named]).map(drop)
+}
+
+/// [`every_case`] over each value twice, `(value, false)` then `(value,
+/// true)`: bad input must be refused alike by a per-issue and a `--direct`
+/// record, which take different paths to the branch.
+pub fn every_case_both_ways<'v>(
+    values: &[&'v str],
+    mut each: impl FnMut(&'v str, bool) -> Result<()>,
+) -> Result<()> {
+    let cases: Vec<(&str, bool)> = values
+        .iter()
+        .flat_map(|v| [(*v, false), (*v, true)])
+        .collect();
+    every_case(&cases, |&(value, direct)| each(value, direct))
+}
+
 /// Run `each` on every case, then fail listing every case that failed.
 pub fn every_case<T: std::fmt::Debug>(
     cases: &[T],
@@ -825,158 +1129,10 @@ pub fn every_case<T: std::fmt::Debug>(
     Ok(())
 }
 
-impl Repo {
-    /// Commit onto `main` of a bare repository a blob at a raw byte path,
-    /// which `--cacheinfo` cannot pass (non-UTF-8, control characters), with
-    /// `git update-index -z --index-info` on a private index and a
-    /// compare-and-swap `git update-ref`. Returns the new commit.
-    pub fn commit_raw_path(&self, path: &[u8], content: &[u8], message: &str) -> Result<String> {
-        ensure!(self.bare, "commit_raw_path is for bare repositories");
-        let index = self.tmp.path().join("raw-index");
-        let _ = std::fs::remove_file(&index);
-        let old = self.rev("main")?;
-        let env: [(&str, &OsStr); 1] = [("GIT_INDEX_FILE", index.as_os_str())];
-        self.git_env(&["read-tree", "main"], &env)?;
-        let blob = self.hash_object(&self.tmp.path().join("raw-blob"), content)?;
-        let mut line = format!("100644 {blob}\t").into_bytes();
-        line.extend_from_slice(path);
-        line.push(0);
-        let mut cmd = self.git_command(&self.path);
-        cmd.args(["update-index", "-z", "--index-info"])
-            .env("GIT_INDEX_FILE", &index);
-        let out = run(&mut cmd, Some(&line))?;
-        ensure!(
-            out.status.success(),
-            "git update-index --index-info refused {:?}: {}",
-            String::from_utf8_lossy(path),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let tree = String::from_utf8(self.git_env(&["write-tree"], &env)?)?;
-        let commit = self.git(&["commit-tree", tree.trim(), "-p", &old, "-m", message])?;
-        let commit = commit.trim().to_owned();
-        self.git(&["update-ref", "refs/heads/main", &commit, &old])?;
-        Ok(commit)
-    }
-
-    /// Whether git itself refuses `path` as a tree entry of `mode`
-    /// (`100644`, `120000`), with core.protectNTFS and core.protectHFS on, as
-    /// git is on Windows and macOS: the oracle for hostile paths.
-    pub fn git_refuses_path(&self, path: &str, mode: &str) -> Result<bool> {
-        let index = self.tmp.path().join("oracle-index");
-        let _ = std::fs::remove_file(&index);
-        let blob = self.hash_object(&self.tmp.path().join("oracle-blob"), b"x\n")?;
-        let mut cmd = self.git_command(&self.path);
-        cmd.args([
-            "-c",
-            "core.protectNTFS=true",
-            "-c",
-            "core.protectHFS=true",
-            "update-index",
-            "--add",
-            "--cacheinfo",
-            &format!("{mode},{blob},{path}"),
-        ])
-        .env("GIT_INDEX_FILE", &index);
-        Ok(!run(&mut cmd, None)?.status.success())
-    }
-}
-
-impl Repo {
-    /// `git clone --bare --filter=blob:none file://…`: a blobless partial
-    /// clone, which holds commits and trees but no blob at all. The source
-    /// must allow filters (`uploadpack.allowFilter`).
-    pub fn clone_partial_bare(&self) -> Result<Repo> {
-        let url = self.file_url();
-        Self::clone_into(
-            &["--bare", "--filter=blob:none"],
-            OsStr::new(&url),
-            "partial.git",
-            true,
-        )
-    }
-
-    /// The loose object file of `id`.
-    pub fn loose_object(&self, id: &str) -> PathBuf {
-        self.git_dir().join("objects").join(&id[..2]).join(&id[2..])
-    }
-}
-
-impl GitDaemon {
-    /// [`GitDaemon::serve`] with extra `git daemon` options, such as
-    /// `--max-connections=0`: by default the daemon takes 32 clients at once
-    /// and, past that, kills a connection from an address with several, which
-    /// on loopback is any of them.
-    ///
-    /// It runs git's `git-daemon` program itself, not `git daemon`: the `git`
-    /// wrapper starts that program as a child of its own, so killing the
-    /// wrapper on drop would leave the daemon running, orphaned, after the
-    /// test.
-    pub fn serve_with(repo: &Repo, extra: &[&str]) -> Result<GitDaemon> {
-        ensure!(repo.bare, "git daemon serves bare repositories");
-        let base = repo.path.parent().context("a repository has a folder")?;
-        let log = repo.tmp.path().join("git-daemon.log");
-        let exec_path = repo.git(&["--exec-path"])?;
-        let program = Path::new(exec_path.trim()).join("git-daemon");
-        let mut last = String::new();
-        for _ in 0..5 {
-            let port = free_port()?;
-            let mut cmd = Command::new(&program);
-            hermetic(&mut cmd, &repo.home()).current_dir(base);
-            cmd.args([
-                "--reuseaddr",
-                "--informative-errors",
-                "--export-all",
-                "--enable=receive-pack",
-                "--listen=127.0.0.1",
-            ])
-            .args(extra)
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", base.display()))
-            .arg(base)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?);
-            let child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
-            let mut daemon = GitDaemon {
-                child,
-                port,
-                log: log.clone(),
-            };
-            match daemon.wait_until_listening()? {
-                true => return Ok(daemon),
-                false => last = daemon.log_text(),
-            }
-        }
-        bail!("git daemon did not start on any of 5 free ports:\n{last}")
-    }
-}
-
 /// The median and the maximum of some counts (0 for none).
 pub fn median_max(values: &[u64]) -> (u64, u64) {
     let mut sorted = values.to_vec();
     sorted.sort_unstable();
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
     (median, sorted.last().copied().unwrap_or(0))
-}
-
-impl Repo {
-    /// `git clone <flags> <url>` into a new sandbox, e.g. a blobless shallow
-    /// bare clone (`--bare --depth 1 --filter=blob:none`).
-    pub fn clone_url(flags: &[&str], url: &str) -> Result<Repo> {
-        let bare = flags.contains(&"--bare");
-        Self::clone_into(flags, OsStr::new(url), "clone.git", bare)
-    }
-}
-
-impl Repo {
-    /// This repository after `record --direct --issue N --artifact PATH` for
-    /// each pair, then one `consolidate`: a branch whose catalogue is current.
-    pub fn catalogued_with(self, artifacts: &[(usize, &str)]) -> Result<Repo> {
-        for (issue, path) in artifacts {
-            let issue = issue.to_string();
-            self.catalogue_ok(&["record", "--direct", "--issue", &issue, "--artifact", path])?;
-        }
-        self.catalogue_ok(&["consolidate"])?;
-        Ok(self)
-    }
 }

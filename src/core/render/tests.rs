@@ -316,32 +316,12 @@ mod manifest_layout {
     use super::super::manifest_json;
     use super::fragment;
     use crate::core::manifest::Manifest;
+    use crate::core::rng::Rng;
     use serde_json::{Map, Value};
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
-
-    /// A tiny deterministic xorshift64 generator, enough to shuffle test inputs.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn shuffle<T>(&mut self, items: &mut [T]) {
-            for i in (1..items.len()).rev() {
-                let j = (self.next() % (i as u64 + 1)) as usize;
-                items.swap(i, j);
-            }
-        }
-    }
 
     #[test]
     fn the_manifest_has_the_contract_s_exact_layout() -> TestResult {
@@ -476,7 +456,7 @@ mod manifest_layout {
         ];
         let reference =
             Manifest::build(fragments.clone(), EMPTY_TREE).map(|m| manifest_json(&m))?;
-        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng::seeded(0x9E37_79B9_7F4A_7C15);
         for _ in 0..64 {
             rng.shuffle(&mut fragments);
             let manifest = Manifest::build(fragments.clone(), EMPTY_TREE)?;

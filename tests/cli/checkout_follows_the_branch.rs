@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use crate::support::{in_parallel, str_field, Repo};
+use crate::support::{in_parallel, record_direct_args, str_field, Repo};
 
 const WRITTEN: [&str; 3] = [
     "catalogue/fragments/issue-1.json",
@@ -12,14 +12,9 @@ const WRITTEN: [&str; 3] = [
     "catalogue/index.md",
 ];
 
-/// A checkout of main with one recorded and consolidated fragment.
-fn consolidated_checkout() -> Result<Repo> {
-    Repo::new()?.catalogued_with(&[(1, "docs/a.md")])
-}
-
 #[test]
 fn the_work_tree_and_index_follow_record_direct_and_consolidate() -> Result<()> {
-    let repo = consolidated_checkout()?;
+    let repo = Repo::new()?.with_consolidated(&[(1, "docs/a.md")])?;
     assert_eq!(
         repo.git(&["status", "--porcelain", "--untracked-files=all"])?,
         ""
@@ -42,17 +37,10 @@ fn the_work_tree_and_index_follow_record_direct_and_consolidate() -> Result<()> 
 
 #[test]
 fn unrelated_local_changes_survive_a_direct_record() -> Result<()> {
-    let repo = consolidated_checkout()?;
+    let repo = Repo::new()?.with_consolidated(&[(1, "docs/a.md")])?;
     std::fs::write(repo.path.join("README.md"), "edited, not committed\n")?;
     std::fs::write(repo.path.join("notes.txt"), "untracked\n")?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "2",
-        "--artifact",
-        "docs/b.md",
-    ])?;
+    repo.record_direct(2, "docs/b.md")?;
     assert!(repo.exists("main:catalogue/fragments/issue-2.json")?);
     assert_eq!(
         repo.git(&["status", "--porcelain"])?,
@@ -72,15 +60,8 @@ fn unrelated_local_changes_survive_a_direct_record() -> Result<()> {
 
 #[test]
 fn a_local_change_to_the_manifest_makes_consolidate_refuse_and_main_stay() -> Result<()> {
-    let repo = consolidated_checkout()?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "2",
-        "--artifact",
-        "docs/b.md",
-    ])?;
+    let repo = Repo::new()?.with_consolidated(&[(1, "docs/a.md")])?;
+    repo.record_direct(2, "docs/b.md")?;
     let main = repo.rev("main")?;
     std::fs::write(
         repo.path.join("catalogue/manifest.json"),
@@ -113,15 +94,8 @@ fn a_local_change_to_the_manifest_makes_consolidate_refuse_and_main_stay() -> Re
 
 #[test]
 fn a_staged_change_to_the_index_page_makes_consolidate_refuse() -> Result<()> {
-    let repo = consolidated_checkout()?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "2",
-        "--artifact",
-        "docs/b.md",
-    ])?;
+    let repo = Repo::new()?.with_consolidated(&[(1, "docs/a.md")])?;
+    repo.record_direct(2, "docs/b.md")?;
     let main = repo.rev("main")?;
     std::fs::write(repo.path.join("catalogue/index.md"), "staged by hand\n")?;
     repo.git(&["add", "catalogue/index.md"])?;
@@ -142,19 +116,11 @@ fn a_staged_change_to_the_index_page_makes_consolidate_refuse() -> Result<()> {
 
 #[test]
 fn an_untracked_file_in_the_way_makes_record_direct_refuse() -> Result<()> {
-    let repo = consolidated_checkout()?;
+    let repo = Repo::new()?.with_consolidated(&[(1, "docs/a.md")])?;
     let main = repo.rev("main")?;
     let in_the_way = repo.path.join("catalogue/fragments/issue-5.json");
     std::fs::write(&in_the_way, "mine\n")?;
-    let run = repo.catalogue(&[
-        "--json",
-        "record",
-        "--direct",
-        "--issue",
-        "5",
-        "--artifact",
-        "e.md",
-    ])?;
+    let run = repo.catalogue(&[&["--json"][..], &record_direct_args("5", "e.md")].concat())?;
     assert_eq!(run.status, 4, "{run:?}");
     let out = run.json()?;
     assert_eq!(out["error"]["kind"], "dirty_worktree");
@@ -171,8 +137,8 @@ fn an_untracked_file_in_the_way_makes_record_direct_refuse() -> Result<()> {
 fn a_direct_record_on_a_branch_not_checked_out_leaves_the_work_tree_alone() -> Result<()> {
     let repo = Repo::new()?;
     repo.git(&["checkout", "-q", "-b", "feature"])?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.record_direct(1, "a.md")?;
+    repo.consolidate()?;
     assert!(repo.exists("main:catalogue/manifest.json")?);
     assert!(
         !repo.path.join("catalogue").exists(),
@@ -191,20 +157,12 @@ fn a_direct_record_on_a_branch_not_checked_out_leaves_the_work_tree_alone() -> R
 
 #[test]
 fn many_local_writers_on_a_checked_out_branch_all_succeed_and_leave_it_clean() -> Result<()> {
-    let repo = consolidated_checkout()?;
+    let repo = Repo::new()?.with_consolidated(&[(1, "docs/a.md")])?;
     const WRITERS: usize = 8;
     let runs = in_parallel(WRITERS, |w| {
         let issue = (100 + w).to_string();
         let path = format!("docs/w{w}.md");
-        repo.catalogue(&[
-            "--json",
-            "record",
-            "--direct",
-            "--issue",
-            &issue,
-            "--artifact",
-            &path,
-        ])
+        repo.catalogue(&[&["--json"][..], &record_direct_args(&issue, &path)].concat())
     })?;
     for run in &runs {
         // Another writer's `git read-tree` holding index.lock must not turn a
@@ -213,7 +171,7 @@ fn many_local_writers_on_a_checked_out_branch_all_succeed_and_leave_it_clean() -
     }
     // Whatever order the work tree updates ran in, the last one leaves the
     // checkout equal to main once every writer is done.
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let names = repo.tree_names("main:catalogue/fragments")?;
     assert_eq!(names.len(), WRITERS + 1, "{names:?}");
     let status = repo.git(&["status", "--porcelain", "--untracked-files=all"])?;

@@ -4,7 +4,7 @@
 use anyhow::{ensure, Result};
 use serde_json::{json, Value};
 
-use crate::support::{fixture, str_field, Repo};
+use crate::support::{assert_full_fixture_numbers_verbatim, fixture, str_field, Repo};
 
 /// `git ls-tree -r <rev>` as lines.
 fn ls_tree(repo: &Repo, rev: &str) -> Result<Vec<String>> {
@@ -32,19 +32,18 @@ fn record_puts_the_fragment_on_the_per_issue_ref_with_main_s_tree_otherwise_unch
     let repo = repo_with_docs()?;
     let main = repo.rev("main")?;
 
-    let out = repo.catalogue_ok(&[
-        "record",
-        "--issue",
-        "7",
-        "--artifact",
+    let out = repo.record_with(
+        7,
         "docs/generated/7/summary.md",
-        "--kind",
-        "summary",
-        "--title",
-        "Summary for #7",
-        "--artifact",
-        "docs/generated/7/data.csv",
-    ])?;
+        &[
+            "--kind",
+            "summary",
+            "--title",
+            "Summary for #7",
+            "--artifact",
+            "docs/generated/7/data.csv",
+        ],
+    )?;
 
     let tip = repo.rev("refs/heads/catalogue/issue-7")?;
     assert_eq!(out["command"], "record");
@@ -95,7 +94,7 @@ fn a_re_run_adds_a_commit_on_the_per_issue_ref_s_own_tip_and_replaces_only_the_f
 ) -> Result<()> {
     let repo = repo_with_docs()?;
     let main = repo.rev("main")?;
-    let first = repo.catalogue_ok(&["record", "--issue", "7", "--artifact", "a.md"])?;
+    let first = repo.record(7, "a.md")?;
     let first = str_field(&first, "commit")?.to_owned();
 
     // Main moves on meanwhile; the re-run must still build on the ref's own tip.
@@ -105,17 +104,7 @@ fn a_re_run_adds_a_commit_on_the_per_issue_ref_s_own_tip_and_replaces_only_the_f
     let main_now = repo.rev("main")?;
     assert_ne!(main_now, main);
 
-    let second = repo.catalogue_ok(&[
-        "record",
-        "--issue",
-        "7",
-        "--artifact",
-        "a.md",
-        "--artifact",
-        "b.md",
-        "--kind",
-        "extra",
-    ])?;
+    let second = repo.record_with(7, "a.md", &["--artifact", "b.md", "--kind", "extra"])?;
     let tip = repo.rev("refs/heads/catalogue/issue-7")?;
     assert_eq!(str_field(&second, "commit")?, tip);
     assert_eq!(str_field(&second, "parent")?, first);
@@ -125,14 +114,7 @@ fn a_re_run_adds_a_commit_on_the_per_issue_ref_s_own_tip_and_replaces_only_the_f
 
     // Only the fragment changed between the two runs.
     assert_eq!(
-        repo.git(&[
-            "diff-tree",
-            "-r",
-            "--name-only",
-            "--no-commit-id",
-            &first,
-            &tip
-        ])?,
+        repo.changed_paths(&first, &tip)?,
         "catalogue/fragments/issue-7.json\n"
     );
     assert_eq!(
@@ -217,14 +199,7 @@ fn add_commits_the_local_file_at_its_path_and_records_it() -> Result<()> {
         ]})
     );
     assert_eq!(
-        repo.git(&[
-            "diff-tree",
-            "-r",
-            "--name-only",
-            "--no-commit-id",
-            "main",
-            &tip
-        ])?,
+        repo.changed_paths("main", &tip)?,
         "catalogue/fragments/issue-3.json\ndocs/3/report.md\n"
     );
     repo.fsck()
@@ -234,21 +209,14 @@ fn add_commits_the_local_file_at_its_path_and_records_it() -> Result<()> {
 fn record_direct_commits_onto_the_branch_with_its_tip_as_the_only_parent() -> Result<()> {
     let repo = Repo::new_bare()?;
     let main = repo.rev("main")?;
-    let out = repo.catalogue_ok(&["record", "--direct", "--issue", "12", "--artifact", "x.md"])?;
+    let out = repo.record_direct(12, "x.md")?;
     let tip = repo.rev("main")?;
     assert_eq!(out["ref"], "refs/heads/main");
     assert_eq!(str_field(&out, "commit")?, tip);
     assert_eq!(str_field(&out, "parent")?, main);
     assert_eq!(repo.parents(&tip)?, vec![main.clone()]);
     assert_eq!(
-        repo.git(&[
-            "diff-tree",
-            "-r",
-            "--name-only",
-            "--no-commit-id",
-            &main,
-            &tip
-        ])?,
+        repo.changed_paths(&main, &tip)?,
         "catalogue/fragments/issue-12.json\n"
     );
     assert_eq!(
@@ -281,17 +249,7 @@ fn a_fragment_file_is_kept_verbatim_and_artifacts_are_appended_to_it() -> Result
     ])?;
     let text = repo.text("main:catalogue/fragments/full-123.json")?;
     // Numbers survive digit for digit, not as floats.
-    for digits in [
-        "12345678901234567890123",
-        "1.50",
-        "0.10",
-        "18446744073709551616",
-    ] {
-        assert!(
-            text.contains(digits),
-            "{digits} was not kept verbatim in:\n{text}"
-        );
-    }
+    assert_full_fixture_numbers_verbatim(&text);
     let stored: Value = serde_json::from_str(&text)?;
     let mut expected: Value =
         serde_json::from_slice(&std::fs::read(fixture("fragments/full.json"))?)?;
@@ -353,7 +311,7 @@ fn record_direct_in_a_repository_without_commits_creates_the_branch_with_a_root_
         "refs/heads/main"
     );
     assert!(!repo.exists("refs/heads/main")?);
-    let out = repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
+    let out = repo.record_direct(1, "a.md")?;
     assert_eq!(out["parent"], Value::Null);
     let tip = repo.rev("main")?;
     assert_eq!(str_field(&out, "commit")?, tip);
@@ -362,7 +320,7 @@ fn record_direct_in_a_repository_without_commits_creates_the_branch_with_a_root_
         repo.git(&["ls-tree", "-r", "--name-only", &tip])?,
         "catalogue/fragments/issue-1.json\n"
     );
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     repo.catalogue(&["check"])?.expect(0)?;
     repo.fsck()
 }

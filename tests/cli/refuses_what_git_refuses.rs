@@ -1,9 +1,10 @@
-//! Hostile paths and keys (issue 6, point 3): fragments arrive in pull
-//! requests, so every artifact path, `--add` destination and fragment name
-//! is attacker-controlled. What git itself refuses is refused with exit 2,
+//! Hostile paths and keys: fragments arrive in pull requests, so every
+//! artifact path, `--add` destination and fragment name is
+//! attacker-controlled. What git itself refuses is refused with exit 2,
 //! wherever it comes from (`--artifact`, `--add`, `--fragment`, or a blob
 //! already committed to the branch), naming the offender and writing
-//! nothing; `bad_input.rs` holds the plainer cases (`..`, `/abs`, `.git`).
+//! nothing; `refuses_bad_input.rs` holds the plainer cases (`..`, `/abs`,
+//! `.git`).
 //!
 //! git is the oracle: each path of the table is first shown to be refused by
 //! `git update-index` with core.protectNTFS and core.protectHFS on (as git is
@@ -13,12 +14,10 @@
 use anyhow::{ensure, Result};
 use serde_json::json;
 
-use crate::support::{assert_refusal, every_case, str_field, Content, Repo};
-
-/// Whether text for people names `n`, as written or escaped.
-fn names(text: &str, n: &str) -> bool {
-    text.contains(n) || text.contains(&*n.escape_debug().to_string())
-}
+use crate::support::{
+    assert_record_refused, assert_refusal, every_case, every_case_both_ways, names, str_field,
+    Content, Repo,
+};
 
 /// Paths git refuses for a file: `.git` in disguise (case, NTFS 8.3 short
 /// name, alternate data streams, trailing dots and spaces, HFS+-ignored
@@ -50,8 +49,13 @@ const GIT_REFUSES: &[&str] = &[
 ];
 
 /// Refused although git on Linux takes them: a backslash is a separator to
-/// git on Windows (and CONTRACT §1 paths are `/`-separated).
+/// git on Windows, and catalogue paths are `/`-separated on every platform.
 const TOOL_REFUSES: &[&str] = &["a\\b", "docs\\..\\..\\x", ".git\\config", "\\abs"];
+
+/// Every path the tool must refuse: git's table, then the tool's own.
+fn every_refused_path() -> Vec<&'static str> {
+    GIT_REFUSES.iter().chain(TOOL_REFUSES).copied().collect()
+}
 
 #[test]
 fn the_table_is_what_git_itself_refuses() -> Result<()> {
@@ -73,17 +77,9 @@ fn the_table_is_what_git_itself_refuses() -> Result<()> {
 #[test]
 fn a_path_git_refuses_is_refused_as_an_artifact_naming_it() -> Result<()> {
     let repo = Repo::new_bare()?;
-    let cases: Vec<(&str, bool)> = GIT_REFUSES
-        .iter()
-        .chain(TOOL_REFUSES)
-        .flat_map(|p| [(*p, false), (*p, true)])
-        .collect();
-    every_case(&cases, |&(path, direct)| {
-        let mut args = vec!["record", "--issue", "1", "--artifact", path];
-        if direct {
-            args.push("--direct");
-        }
-        assert_refusal(&repo, &args, 2, "invalid_path", &[path]).map(drop)
+    every_case_both_ways(&every_refused_path(), |path, direct| {
+        let args = ["--issue", "1", "--artifact", path];
+        assert_record_refused(&repo, &args, direct, "invalid_path", path)
     })
 }
 
@@ -91,26 +87,17 @@ fn a_path_git_refuses_is_refused_as_an_artifact_naming_it() -> Result<()> {
 fn a_path_git_refuses_is_refused_as_an_add_destination_naming_it() -> Result<()> {
     let repo = Repo::new_bare()?;
     let src = repo.sandbox_file("payload.md", b"payload\n")?;
-    let cases: Vec<(&str, bool)> = GIT_REFUSES
-        .iter()
-        .chain(TOOL_REFUSES)
-        .flat_map(|p| [(*p, false), (*p, true)])
-        .collect();
-    every_case(&cases, |&(dest, direct)| {
+    every_case_both_ways(&every_refused_path(), |dest, direct| {
         let add = format!("{}={dest}", src.display());
-        let mut args = vec!["record", "--issue", "1", "--add", &add];
-        if direct {
-            args.push("--direct");
-        }
-        assert_refusal(&repo, &args, 2, "invalid_path", &[dest]).map(drop)
+        let args = ["--issue", "1", "--add", &add];
+        assert_record_refused(&repo, &args, direct, "invalid_path", dest)
     })
 }
 
 #[test]
 fn a_path_git_refuses_is_refused_in_a_fragment_file_naming_it() -> Result<()> {
     let repo = Repo::new_bare()?;
-    let cases: Vec<&str> = GIT_REFUSES.iter().chain(TOOL_REFUSES).copied().collect();
-    every_case(&cases, |path| {
+    every_case(&every_refused_path(), |path| {
         let body = json!({"issue": 1, "artifacts": [{"path": path}]}).to_string();
         let file = repo.sandbox_file("hostile.json", body.as_bytes())?;
         let file = file.display().to_string();
@@ -122,11 +109,9 @@ fn a_path_git_refuses_is_refused_in_a_fragment_file_naming_it() -> Result<()> {
 #[test]
 fn a_path_git_refuses_in_a_fragment_on_the_branch_stops_consolidate_and_fails_check() -> Result<()>
 {
-    let cases: Vec<&str> = GIT_REFUSES.iter().chain(TOOL_REFUSES).copied().collect();
-    every_case(&cases, |path| {
+    every_case(&every_refused_path(), |path| {
         // A pull request merged a fragment no `record` would have written.
-        let repo = Repo::new_bare()?;
-        repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "ok.md"])?;
+        let repo = Repo::bare_recorded(&[(1, "ok.md")])?;
         let body = json!({"issue": 2, "artifacts": [{"path": path}]}).to_string();
         let fragment = "catalogue/fragments/issue-2.json";
         repo.commit_by_hand(
@@ -194,17 +179,10 @@ fn a_gitmodules_add_destination_in_any_spelling_is_refused() -> Result<()> {
         );
     }
     let src = repo.sandbox_file("modules", hostile)?;
-    let cases: Vec<(&str, bool)> = GITMODULES
-        .iter()
-        .flat_map(|p| [(*p, false), (*p, true)])
-        .collect();
-    every_case(&cases, |&(dest, direct)| {
+    every_case_both_ways(GITMODULES, |dest, direct| {
         let add = format!("{}={dest}", src.display());
-        let mut args = vec!["record", "--issue", "1", "--add", &add];
-        if direct {
-            args.push("--direct");
-        }
-        assert_refusal(&repo, &args, 2, "invalid_path", &[dest]).map(drop)
+        let args = ["--issue", "1", "--add", &add];
+        assert_record_refused(&repo, &args, direct, "invalid_path", dest)
     })?;
     // Names that only look alike are ordinary files, to git too.
     for dest in ["gitmodules", ".gitmodulesx", "gitmod~5"] {
@@ -256,9 +234,7 @@ fn a_fragment_name_outside_the_key_pattern_is_refused_by_every_command_that_read
 {
     let cases = bad_names();
     every_case(&cases, |raw| {
-        let repo = Repo::new_bare()?;
-        repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "ok.md"])?;
-        repo.catalogue_ok(&["consolidate"])?;
+        let repo = Repo::bare_consolidated(&[(1, "ok.md")])?;
         let mut path = b"catalogue/fragments/".to_vec();
         path.extend_from_slice(raw);
         let commit =
@@ -279,49 +255,19 @@ fn a_fragment_name_outside_the_key_pattern_is_refused_by_every_command_that_read
             );
             Ok(())
         };
-        expect_key(&assert_refusal(
-            &repo,
-            &["consolidate"],
-            2,
-            "invalid_key",
-            &named,
-        )?)?;
-        expect_key(&assert_refusal(
-            &repo,
-            &["consolidate", "--dry-run"],
-            2,
-            "invalid_key",
-            &named,
-        )?)?;
-        expect_key(&assert_refusal(
-            &repo,
-            &["check"],
-            1,
-            "invalid_key",
-            &named,
-        )?)?;
-        expect_key(&assert_refusal(
-            &repo,
-            &["check", "--fragments-only"],
-            1,
-            "invalid_key",
-            &named,
-        )?)?;
-        expect_key(&assert_refusal(&repo, &["list"], 2, "invalid_key", &named)?)?;
-        expect_key(&assert_refusal(
-            &repo,
-            &["repair"],
-            2,
-            "invalid_key",
-            &named,
-        )?)?;
-        expect_key(&assert_refusal(
-            &repo,
-            &["repair", "--dry-run"],
-            2,
-            "invalid_key",
-            &named,
-        )?)?;
+        // Every reader, with the exit status a finding gives it.
+        let readers: [(&[&str], i32); 7] = [
+            (&["consolidate"], 2),
+            (&["consolidate", "--dry-run"], 2),
+            (&["check"], 1),
+            (&["check", "--fragments-only"], 1),
+            (&["list"], 2),
+            (&["repair"], 2),
+            (&["repair", "--dry-run"], 2),
+        ];
+        for (args, code) in readers {
+            expect_key(&assert_refusal(&repo, args, code, "invalid_key", &named)?)?;
+        }
         // verify --history lists the commit that brought it on stdout, and
         // its --json error names the commit and the path.
         let before = repo.snapshot()?;

@@ -1,4 +1,4 @@
-//! Faithful data (issue 6, point 4): what a fragment says reaches `manifest.json`
+//! Faithful data: what a fragment says reaches `manifest.json`
 //! unchanged. Numbers keep their exact spelling, digit for digit and exponent for
 //! exponent, even where no f64 holds them; strings keep every Unicode character (their
 //! escape spelling is JSON layout, written the one way serde_json writes strings); a
@@ -58,7 +58,7 @@ fn numbers_and_unicode_reach_the_manifest_exactly_as_the_fragment_wrote_them() -
         );
     }
 
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let manifest = repo.text("main:catalogue/manifest.json")?;
     // The artifact line, byte for byte: fragment and issue first, then the author's
     // fields in order; numbers as written, strings as serde_json writes them (raw
@@ -113,7 +113,7 @@ fn a_hand_committed_fragment_keeps_its_numbers_and_its_characters_not_its_escape
         )],
         "A fragment written by hand",
     )?;
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let manifest = repo.text("main:catalogue/manifest.json")?;
     let line = "    {\"fragment\":\"x\",\"issue\":\"X-1\",\"path\":\"a.md\",\"n\":1e400,\"m\":-0.0E-0,\"s\":\"é/A😀\",\"raw\":\"é/A😀\"}\n";
     ensure!(manifest.contains(line), "{line} not in:\n{manifest}");

@@ -1,5 +1,5 @@
 //! `--push REMOTE`: `record --direct`, per-issue `record` and `consolidate`
-//! building on a remote's tip and pushing without force (issue 3).
+//! building on a remote's tip and pushing without force (README, Commands).
 //!
 //! Every remote here is a real bare repository, reached by a `file://` URL,
 //! by a plain path, or through a real `git daemon` on 127.0.0.1; the clones
@@ -15,7 +15,8 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
 
 use crate::support::{
-    artifact_paths, in_parallel, known_kind, run_catalogue, str_field, GitDaemon, Repo, Run,
+    artifact_paths, assert_gave_up_naming_main, in_parallel, known_kind, record_direct_args,
+    run_catalogue, str_field, GitDaemon, Repo, Run,
 };
 
 /// `attempts` of a `--json` outcome: top level, or inside `error` on failure.
@@ -26,32 +27,12 @@ fn attempts(out: &Value) -> Result<u64> {
         .with_context(|| format!("no attempts in {out}"))
 }
 
-/// A bare `origin` whose `main` holds two recorded, not yet consolidated fragments.
-fn origin_with_two_fragments() -> Result<Repo> {
-    let origin = Repo::new_bare()?;
-    origin.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "1",
-        "--artifact",
-        "docs/1.md",
-    ])?;
-    origin.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "2",
-        "--artifact",
-        "docs/2.md",
-    ])?;
-    Ok(origin)
-}
+/// What a bare `origin`'s `main` holds at the start: two recorded, not yet
+/// consolidated fragments.
+const TWO_FRAGMENTS: &[(usize, &str)] = &[(1, "docs/1.md"), (2, "docs/2.md")];
 
-/// The paths `git diff-tree` reports between two commits.
-fn changed_paths(repo: &Repo, from: &str, to: &str) -> Result<String> {
-    repo.git(&["diff-tree", "-r", "--name-only", "--no-commit-id", from, to])
-}
+/// `--push origin`, the remote every clone here was cloned from.
+const PUSH: &[&str] = &["--push", "origin"];
 
 /// `check` (manifest and index current) in a fresh full clone of `origin`;
 /// the manifest there.
@@ -73,7 +54,7 @@ fn assert_pushed(out: &Value, remote: &str) -> Result<String> {
 #[test]
 fn consolidate_push_from_a_shallow_bare_clone_puts_one_consolidation_commit_on_origin_s_main(
 ) -> Result<()> {
-    let origin = origin_with_two_fragments()?;
+    let origin = Repo::bare_recorded(TWO_FRAGMENTS)?;
     let before = origin.rev("main")?;
     let clone = origin.clone_shallow_bare()?;
     assert_eq!(
@@ -103,7 +84,7 @@ fn consolidate_push_from_a_shallow_bare_clone_puts_one_consolidation_commit_on_o
     // Exactly one commit, on top of what origin had, writing the two generated files.
     assert_eq!(origin.parents(&after)?, vec![before.clone()]);
     assert_eq!(
-        changed_paths(&origin, &before, &after)?,
+        origin.changed_paths(&before, &after)?,
         "catalogue/index.md\ncatalogue/manifest.json\n"
     );
     let manifest = check_in_fresh_clone(&origin)?;
@@ -111,7 +92,7 @@ fn consolidate_push_from_a_shallow_bare_clone_puts_one_consolidation_commit_on_o
     origin.fsck()?;
 
     // The bare clone's main was the tip the commit was built on and nothing
-    // has it checked out: the spec fast-forwards it.
+    // has it checked out: it follows the pushed commit (README, Commands).
     assert_eq!(clone.rev("main")?, after);
 
     // Already current: nothing is pushed and origin does not move.
@@ -132,30 +113,14 @@ fn consolidate_push_from_a_shallow_bare_clone_puts_one_consolidation_commit_on_o
 
 #[test]
 fn record_direct_push_builds_on_origin_s_current_tip_not_on_the_clone_s_stale_one() -> Result<()> {
-    let origin = origin_with_two_fragments()?;
+    let origin = Repo::bare_recorded(TWO_FRAGMENTS)?;
     let clone = origin.clone_shallow_bare()?;
     let stale = clone.rev("main")?;
     // Origin moves on after the clone was made.
-    origin.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "3",
-        "--artifact",
-        "docs/3.md",
-    ])?;
+    origin.record_direct(3, "docs/3.md")?;
     let moved = origin.rev("main")?;
 
-    let out = clone.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "4",
-        "--artifact",
-        "docs/4.md",
-        "--push",
-        "origin",
-    ])?;
+    let out = clone.record_direct_with(4, "docs/4.md", PUSH)?;
     let pushed = assert_pushed(&out, "origin")?;
     assert_eq!(origin.rev("main")?, pushed);
     assert_eq!(out["key"], "issue-4");
@@ -164,7 +129,7 @@ fn record_direct_push_builds_on_origin_s_current_tip_not_on_the_clone_s_stale_on
     assert_eq!(attempts(&out)?, 1, "{out}");
     assert_eq!(origin.parents(&pushed)?, vec![moved.clone()]);
     assert_eq!(
-        changed_paths(&origin, &moved, &pushed)?,
+        origin.changed_paths(&moved, &pushed)?,
         "catalogue/fragments/issue-4.json\n"
     );
     assert_eq!(
@@ -192,34 +157,19 @@ fn record_direct_push_builds_on_origin_s_current_tip_not_on_the_clone_s_stale_on
 #[test]
 fn per_issue_record_push_creates_the_issue_ref_on_origin_on_top_of_origin_s_main_and_locally(
 ) -> Result<()> {
-    let origin = origin_with_two_fragments()?;
+    let origin = Repo::bare_recorded(TWO_FRAGMENTS)?;
     let clone = origin.clone_shallow_bare()?;
-    origin.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "3",
-        "--artifact",
-        "docs/3.md",
-    ])?;
+    origin.record_direct(3, "docs/3.md")?;
     let main = origin.rev("main")?;
 
-    let out = clone.catalogue_ok(&[
-        "record",
-        "--issue",
-        "5",
-        "--artifact",
-        "docs/5.md",
-        "--push",
-        "origin",
-    ])?;
+    let out = clone.record_with(5, "docs/5.md", PUSH)?;
     let pushed = assert_pushed(&out, "origin")?;
     assert_eq!(out["ref"], "refs/heads/catalogue/issue-5");
     assert_eq!(origin.rev("refs/heads/catalogue/issue-5")?, pushed);
     assert_eq!(str_field(&out, "parent")?, main);
     assert_eq!(origin.parents(&pushed)?, vec![main.clone()]);
     assert_eq!(
-        changed_paths(&origin, &main, &pushed)?,
+        origin.changed_paths(&main, &pushed)?,
         "catalogue/fragments/issue-5.json\n"
     );
     assert_eq!(
@@ -239,19 +189,9 @@ fn per_issue_record_push_creates_the_issue_ref_on_origin_on_top_of_origin_s_main
 #[test]
 fn a_re_run_re_pushes_the_issue_ref_as_a_child_of_its_previous_value_and_leaves_main_alone(
 ) -> Result<()> {
-    let origin = origin_with_two_fragments()?;
+    let origin = Repo::bare_recorded(TWO_FRAGMENTS)?;
     let main = origin.rev("main")?;
-    let push_issue_6 = |clone: &Repo, artifact: &str| -> Result<Value> {
-        clone.catalogue_ok(&[
-            "record",
-            "--issue",
-            "6",
-            "--artifact",
-            artifact,
-            "--push",
-            "origin",
-        ])
-    };
+    let push_issue_6 = |clone: &Repo, artifact: &str| clone.record_with(6, artifact, PUSH);
 
     let a = origin.clone_shallow_bare()?;
     let first = assert_pushed(&push_issue_6(&a, "docs/6a.md")?, "origin")?;
@@ -264,7 +204,7 @@ fn a_re_run_re_pushes_the_issue_ref_as_a_child_of_its_previous_value_and_leaves_
     assert_eq!(str_field(&out, "parent")?, first);
     assert_eq!(origin.parents(&second)?, vec![first.clone()]);
     assert_eq!(
-        changed_paths(&origin, &first, &second)?,
+        origin.changed_paths(&first, &second)?,
         "catalogue/fragments/issue-6.json\n"
     );
     assert_eq!(
@@ -284,8 +224,9 @@ fn a_re_run_re_pushes_the_issue_ref_as_a_child_of_its_previous_value_and_leaves_
     assert_eq!(origin.count(&format!("{main}..catalogue/issue-6"))?, 3);
     origin.fsck()?;
 
-    // B had no local per-issue ref, so its push set it (spec: "sets the local
-    // per-issue ref when it is absent or equals the previous remote value").
+    // B had no local per-issue ref, so its push set it: a local ref follows
+    // the pushed commit when it is absent or still holds the previous
+    // remote value.
     ensure!(
         b.exists("refs/heads/catalogue/issue-6")?,
         "the second clone's absent local refs/heads/catalogue/issue-6 was not set to {second}"
@@ -296,35 +237,18 @@ fn a_re_run_re_pushes_the_issue_ref_as_a_child_of_its_previous_value_and_leaves_
 
 #[test]
 fn over_a_git_daemon_record_and_consolidate_push_to_a_git_url() -> Result<()> {
-    let origin = origin_with_two_fragments()?;
+    let origin = Repo::bare_recorded(TWO_FRAGMENTS)?;
     let daemon = GitDaemon::serve(&origin)?;
     let url = daemon.url(&origin)?;
     let clone = Repo::clone_shallow_bare_url(&url)?;
     assert_eq!(clone.git(&["remote", "get-url", "origin"])?.trim(), url);
     assert!(url.starts_with("git://127.0.0.1:"), "{url}");
 
-    let direct = clone.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "3",
-        "--artifact",
-        "docs/3.md",
-        "--push",
-        "origin",
-    ])?;
+    let direct = clone.record_direct_with(3, "docs/3.md", PUSH)?;
     let direct = assert_pushed(&direct, "origin")?;
     assert_eq!(origin.rev("main")?, direct);
 
-    let issue = clone.catalogue_ok(&[
-        "record",
-        "--issue",
-        "4",
-        "--artifact",
-        "docs/4.md",
-        "--push",
-        "origin",
-    ])?;
+    let issue = clone.record_with(4, "docs/4.md", PUSH)?;
     let issue = assert_pushed(&issue, "origin")?;
     assert_eq!(origin.rev("refs/heads/catalogue/issue-4")?, issue);
     assert_eq!(origin.parents(&issue)?, vec![direct.clone()]);
@@ -350,19 +274,10 @@ fn over_a_git_daemon_record_and_consolidate_push_to_a_git_url() -> Result<()> {
 
 #[test]
 fn a_remote_given_as_a_url_is_pushed_to_and_fetched_under_a_url_remote_id() -> Result<()> {
-    let origin = origin_with_two_fragments()?;
+    let origin = Repo::bare_recorded(TWO_FRAGMENTS)?;
     let clone = origin.clone_shallow_bare()?;
     let url = origin.file_url();
-    let out = clone.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "3",
-        "--artifact",
-        "docs/3.md",
-        "--push",
-        &url,
-    ])?;
+    let out = clone.record_direct_with(3, "docs/3.md", &["--push", &url])?;
     let pushed = assert_pushed(&out, &url)?;
     assert_eq!(origin.rev("main")?, pushed);
 
@@ -424,17 +339,9 @@ fn six_shallow_clones_pushing_at_once_over_a_git_daemon_lose_nothing_and_end_cur
             let issue = race_issue(c, r).to_string();
             let path = race_artifact(c, r);
             let mut cmd = clone.catalogue_command(&clone.path);
-            cmd.args([
-                "--json",
-                "record",
-                "--direct",
-                "--issue",
-                &issue,
-                "--artifact",
-                &path,
-                "--push",
-                "origin",
-            ]);
+            cmd.arg("--json")
+                .args(record_direct_args(&issue, &path))
+                .args(PUSH);
             let what = format!("clone {c}: record --issue {issue}");
             steps.push(Step {
                 what,
@@ -500,11 +407,7 @@ fn six_shallow_clones_pushing_at_once_over_a_git_daemon_lose_nothing_and_end_cur
 
     // Every pushed commit is on origin's first-parent history, which is
     // linear and holds nothing else: a fast-forward-only push lands once.
-    let history: BTreeSet<String> = origin
-        .git(&["rev-list", "--first-parent", &format!("{base}..main")])?
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let history = origin.first_parents_since(&base)?;
     assert_eq!(origin.git(&["rev-list", "--merges", "main"])?, "");
     for (step, out) in steps.iter().zip(&outs) {
         assert_eq!(out["remote"], "origin", "{}: {out}", step.what);
@@ -619,15 +522,7 @@ fn with_retries_0_or_1_concurrent_pushers_exit_0_or_3_and_origin_keeps_every_win
                 }
                 3 => {
                     lost += 1;
-                    assert_eq!(out["error"]["kind"], "contention", "{run:?}");
-                    ensure!(
-                        out["error"].to_string().contains("refs/heads/main"),
-                        "the contention error names the ref: {run:?}"
-                    );
-                    ensure!(
-                        run.stderr.contains("refs/heads/main"),
-                        "stderr names the ref: {run:?}"
-                    );
+                    assert_gave_up_naming_main(run, &out)?;
                     assert_eq!(attempts(&out)?, retries + 1, "{run:?}");
                     ensure!(!on_main.contains(&name), "loser {name} landed on origin");
                 }
@@ -647,23 +542,13 @@ fn with_retries_0_or_1_concurrent_pushers_exit_0_or_3_and_origin_keeps_every_win
 #[test]
 fn a_lock_held_on_origin_s_main_ends_in_exit_4_naming_it_within_30_seconds_and_loses_nothing(
 ) -> Result<()> {
-    let origin = origin_with_two_fragments()?;
+    let origin = Repo::bare_recorded(TWO_FRAGMENTS)?;
     let clone = origin.clone_shallow_bare()?;
     let main = origin.rev("main")?;
     let lock = origin.git_dir().join("refs/heads/main.lock");
     std::fs::write(&lock, "left behind by a crashed receive-pack\n")?;
 
-    let args = [
-        "--json",
-        "record",
-        "--direct",
-        "--issue",
-        "3",
-        "--artifact",
-        "docs/3.md",
-        "--push",
-        "origin",
-    ];
+    let args = [&["--json"][..], &record_direct_args("3", "docs/3.md"), PUSH].concat();
     let started = Instant::now();
     let run = clone.catalogue(&args)?;
     let took = started.elapsed();
@@ -707,7 +592,7 @@ fn a_lock_held_on_origin_s_main_ends_in_exit_4_naming_it_within_30_seconds_and_l
 #[test]
 fn a_pre_receive_hook_that_declines_ends_in_exit_4_rejected_with_its_reason_after_one_attempt(
 ) -> Result<()> {
-    let origin = origin_with_two_fragments()?;
+    let origin = Repo::bare_recorded(TWO_FRAGMENTS)?;
     let calls = origin.scratch().join("pre-receive-calls");
     origin.install_hook(
         "pre-receive",
@@ -720,21 +605,14 @@ fn a_pre_receive_hook_that_declines_ends_in_exit_4_rejected_with_its_reason_afte
     let main = origin.rev("main")?;
 
     let commands: [&[&str]; 3] = [
-        &[
-            "record",
-            "--direct",
-            "--issue",
-            "3",
-            "--artifact",
-            "docs/3.md",
-        ],
+        &record_direct_args("3", "docs/3.md"),
         &["record", "--issue", "4", "--artifact", "docs/4.md"],
         &["consolidate"],
     ];
     for (n, command) in commands.iter().enumerate() {
         let mut args = vec!["--json"];
         args.extend_from_slice(command);
-        args.extend_from_slice(&["--push", "origin"]);
+        args.extend_from_slice(PUSH);
         let started = Instant::now();
         let run = clone.catalogue(&args)?;
         let took = started.elapsed();
@@ -767,18 +645,11 @@ fn a_pre_receive_hook_that_declines_ends_in_exit_4_rejected_with_its_reason_afte
 
 #[test]
 fn pushing_to_a_remote_that_does_not_exist_exits_4_naming_it() -> Result<()> {
-    let origin = origin_with_two_fragments()?;
+    let origin = Repo::bare_recorded(TWO_FRAGMENTS)?;
     let clone = origin.clone_shallow_bare()?;
     let refs = clone.git(&["for-each-ref"])?;
     let commands: [&[&str]; 3] = [
-        &[
-            "record",
-            "--direct",
-            "--issue",
-            "3",
-            "--artifact",
-            "docs/3.md",
-        ],
+        &record_direct_args("3", "docs/3.md"),
         &["record", "--issue", "4", "--artifact", "docs/4.md"],
         &["consolidate"],
     ];
@@ -802,7 +673,7 @@ fn pushing_to_a_remote_that_does_not_exist_exits_4_naming_it() -> Result<()> {
 
 #[test]
 fn pushing_to_a_git_url_where_nothing_listens_exits_4_quickly() -> Result<()> {
-    let origin = origin_with_two_fragments()?;
+    let origin = Repo::bare_recorded(TWO_FRAGMENTS)?;
     let clone = origin.clone_shallow_bare()?;
     // A loopback port that was free a moment ago: nothing answers there.
     let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
@@ -810,17 +681,8 @@ fn pushing_to_a_git_url_where_nothing_listens_exits_4_quickly() -> Result<()> {
         .port();
     let url = format!("git://127.0.0.1:{port}/repo.git");
     let started = Instant::now();
-    let run = clone.catalogue(&[
-        "--json",
-        "record",
-        "--direct",
-        "--issue",
-        "3",
-        "--artifact",
-        "docs/3.md",
-        "--push",
-        &url,
-    ])?;
+    let record = record_direct_args("3", "docs/3.md");
+    let run = clone.catalogue(&[&["--json"][..], &record, &["--push", &url]].concat())?;
     let took = started.elapsed();
     run.expect(4)?;
     let out = run.json()?;

@@ -1,8 +1,8 @@
 //! The race, for real: many OS processes writing to one branch at once.
 //!
-//! CONTRACT §3: every ref update is a compare-and-swap; a loser rebuilds on
-//! the new tip and retries; nobody's data is lost. These tests spawn real
-//! processes concurrently and check the outcome with the git CLI.
+//! Every ref update is a compare-and-swap; a loser rebuilds on the new tip
+//! and retries; nobody's data is lost (README, Concurrency). These tests
+//! spawn real processes concurrently and check the outcome with the git CLI.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 
-use crate::support::{artifact_paths, in_parallel, run_catalogue, str_field, Repo, Run};
+use crate::support::{
+    artifact_paths, assert_gave_up_naming_main, in_parallel, record_direct_args, run_catalogue,
+    str_field, Repo, Run,
+};
 
 const WRITERS: usize = 8;
 const RECORDS_PER_WRITER: usize = 10;
@@ -49,15 +52,7 @@ fn eight_writers_and_three_consolidators_lose_nothing_and_keep_history_linear() 
                         let issue = issue_of(w, r).to_string();
                         let path = artifact_of(w, r);
                         let mut cmd = repo.catalogue_command(&repo.path);
-                        cmd.args([
-                            "--json",
-                            "record",
-                            "--direct",
-                            "--issue",
-                            &issue,
-                            "--artifact",
-                            &path,
-                        ]);
+                        cmd.arg("--json").args(record_direct_args(&issue, &path));
                         runs.push((issue_of(w, r), run_catalogue(&mut cmd)?));
                     }
                     Ok(runs)
@@ -173,11 +168,7 @@ fn eight_writers_and_three_consolidators_lose_nothing_and_keep_history_linear() 
 
     // First-parent history is linear and holds every record and consolidation commit.
     assert_eq!(repo.git(&["rev-list", "--merges", "main"])?, "");
-    let history: BTreeSet<String> = repo
-        .git(&["rev-list", "--first-parent", &format!("{base}..main")])?
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let history = repo.first_parents_since(&base)?;
     for (issue, run) in &records {
         let commit = str_field(&run.json()?, "commit")?.to_owned();
         ensure!(
@@ -245,12 +236,7 @@ fn with_no_retries_a_lost_race_exits_3_and_only_winners_land() -> Result<()> {
             }
             3 => {
                 lost += 1;
-                assert_eq!(out["error"]["kind"], "contention", "{run:?}");
-                assert!(
-                    out["error"].to_string().contains("refs/heads/main"),
-                    "the contention error names the ref: {run:?}"
-                );
-                assert!(run.stderr.contains("refs/heads/main"), "{run:?}");
+                assert_gave_up_naming_main(run, &out)?;
                 assert!(!on_main.contains(&name), "loser {name} landed on main");
             }
             _ => anyhow::bail!("--retries 0 must exit 0 or 3: {run:?}"),
@@ -307,13 +293,12 @@ fn assert_blocked_by(repo: &Repo, lock: &std::path::Path, rel: &str, args: &[&st
 
 #[test]
 fn a_lock_that_stays_ends_in_exit_4_naming_the_lock_file_and_main_is_unchanged() -> Result<()> {
-    let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
+    let repo = Repo::bare_recorded(&[(1, "a.md")])?;
     let main = repo.rev("main")?;
     let rel = "refs/heads/main.lock";
     let lock = plant_lock(&repo, rel)?;
 
-    let record = ["record", "--direct", "--issue", "2", "--artifact", "b.md"];
+    let record = record_direct_args("2", "b.md");
     assert_blocked_by(&repo, &lock, rel, &record)?;
     assert_blocked_by(&repo, &lock, rel, &["consolidate"])?;
     assert_eq!(repo.rev("main")?, main);
@@ -339,24 +324,23 @@ fn a_lock_on_the_per_issue_ref_ends_in_exit_4_naming_it() -> Result<()> {
     )?;
     assert!(!repo.exists("refs/heads/catalogue/issue-9")?);
     std::fs::remove_file(&lock)?;
-    repo.catalogue_ok(&["record", "--issue", "9", "--artifact", "a.md"])?;
+    repo.record(9, "a.md")?;
     assert!(repo.exists("refs/heads/catalogue/issue-9")?);
     Ok(())
 }
 
 #[test]
 fn sigterm_while_waiting_for_a_lock_leaves_no_lock_file_of_its_own() -> Result<()> {
-    let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
+    let repo = Repo::bare_recorded(&[(1, "a.md")])?;
     // gix takes packed-refs.lock before the loose ref's lock whenever
-    // packed-refs exists, and holds it while it waits (gix notes, P4).
+    // packed-refs exists, and holds it while it waits for the loose one.
     repo.git(&["pack-refs", "--all"])?;
     let main = repo.rev("main")?;
     let held = plant_lock(&repo, "refs/heads/main.lock")?;
     let packed_lock = repo.git_dir().join("packed-refs.lock");
 
     let mut cmd = repo.catalogue_command(&repo.path);
-    cmd.args(["record", "--direct", "--issue", "2", "--artifact", "b.md"])
+    cmd.args(record_direct_args("2", "b.md"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn()?;
@@ -388,6 +372,6 @@ fn sigterm_while_waiting_for_a_lock_leaves_no_lock_file_of_its_own() -> Result<(
     assert_eq!(repo.rev("main")?, main);
     repo.fsck()?;
     std::fs::remove_file(&held)?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "2", "--artifact", "b.md"])?;
+    repo.record_direct(2, "b.md")?;
     Ok(())
 }

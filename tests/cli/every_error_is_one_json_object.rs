@@ -1,4 +1,4 @@
-//! `--json` on error (issue 6, point 7): whatever fails, stdout is exactly
+//! `--json` on error: whatever fails, stdout is exactly
 //! one JSON object with `"ok": false`, `"command"`, and an `error` whose
 //! `kind` is one README documents, whose `message` says what went wrong and
 //! whose offender fields name what it was about. One case per documented
@@ -11,7 +11,10 @@ use std::collections::BTreeSet;
 use anyhow::{ensure, Result};
 use serde_json::Value;
 
-use crate::support::{assert_refusal_as, known_kind, Content, Repo, Unchanged, ERROR_KINDS};
+use crate::support::{
+    assert_refusal_as, every_case, known_kind, record_direct_args, Content, Repo, Unchanged,
+    ERROR_KINDS,
+};
 
 /// One failing command: the repository it runs in, its arguments, the exit
 /// status and error kind it must give, and what it must name.
@@ -23,6 +26,13 @@ struct Case {
     named: Vec<String>,
     /// A remote the repository pushes to, kept alive for the case.
     origin: Option<Repo>,
+}
+
+/// A case shows as its command line in the list of failures.
+impl std::fmt::Debug for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.args)
+    }
 }
 
 fn case(repo: Repo, args: &[&str], code: i32, kind: &'static str, named: &[&str]) -> Case {
@@ -42,15 +52,13 @@ fn pushing(origin: Repo, mut c: Case) -> Case {
     c
 }
 
-/// A bare repository whose main holds one consolidated fragment.
-fn catalogued() -> Result<Repo> {
-    Repo::new_bare()?.catalogued_with(&[(1, "docs/a.md")])
-}
+/// What main holds before each case breaks it: one consolidated fragment.
+const CATALOGUED: &[(usize, &str)] = &[(1, "docs/a.md")];
 
 /// An origin whose pre-receive hook lands another commit on main before
 /// every push, as a faster writer would, and a bare clone of it.
 fn origin_always_ahead() -> Result<(Repo, Repo)> {
-    let origin = catalogued()?;
+    let origin = Repo::bare_consolidated(CATALOGUED)?;
     origin.install_hook(
         "pre-receive",
         "#!/bin/sh\n\
@@ -67,18 +75,24 @@ fn cases() -> Result<Vec<Case>> {
     let mut cases = Vec::new();
 
     cases.push(case(
-        catalogued()?,
+        Repo::bare_consolidated(CATALOGUED)?,
         &["record", "--issue", "0", "--artifact", "a.md"],
         2,
         "usage",
         &[],
     ));
-    cases.push(case(catalogued()?, &["no-such-command"], 2, "usage", &[]));
-    let repo = catalogued()?;
+    cases.push(case(
+        Repo::bare_consolidated(CATALOGUED)?,
+        &["no-such-command"],
+        2,
+        "usage",
+        &[],
+    ));
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let gone = repo.scratch().join("gone").display().to_string();
     cases.push(case(repo, &["-C", &gone, "list"], 2, "usage", &[&gone]));
 
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let file = repo
         .sandbox_file("broken.json", b"{\"artifacts\": [")?
         .display()
@@ -91,21 +105,21 @@ fn cases() -> Result<Vec<Case>> {
         &[&file],
     ));
     cases.push(case(
-        catalogued()?,
+        Repo::bare_consolidated(CATALOGUED)?,
         &["record", "--key", "a b", "--artifact", "x.md"],
         2,
         "invalid_key",
         &["a b"],
     ));
     cases.push(case(
-        catalogued()?,
+        Repo::bare_consolidated(CATALOGUED)?,
         &["record", "--issue", "2", "--artifact", "../x.md"],
         2,
         "invalid_path",
         &["../x.md"],
     ));
 
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     repo.commit_by_hand(
         &[(
             "catalogue/fragments/issue-2.json",
@@ -121,7 +135,7 @@ fn cases() -> Result<Vec<Case>> {
         &["docs/a.md"],
     ));
 
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     repo.commit_by_hand(
         &[(
             "catalogue/fragments/l.json",
@@ -137,15 +151,8 @@ fn cases() -> Result<Vec<Case>> {
         &["catalogue/fragments/l.json"],
     ));
 
-    let repo = catalogued()?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "2",
-        "--artifact",
-        "docs/b.md",
-    ])?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
+    repo.record_direct(2, "docs/b.md")?;
     cases.push(case(
         repo,
         &["check"],
@@ -154,25 +161,38 @@ fn cases() -> Result<Vec<Case>> {
         &["catalogue/manifest.json"],
     ));
 
-    let repo = catalogued()?;
+    let repo = Repo::new_bare()?;
+    repo.commit_by_hand(
+        &[("catalogue/manifest.json", Content::File(b"<<<<<<< ours\n"))],
+        "conflict markers",
+    )?;
+    cases.push(case(
+        repo,
+        &["verify", "--history"],
+        1,
+        "invalid_manifest",
+        &["catalogue/manifest.json"],
+    ));
+
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     repo.git(&["config", "core.filesRefLockTimeout", "50"])?;
     std::fs::write(repo.git_dir().join("refs/heads/main.lock"), "")?;
     cases.push(case(
         repo,
-        &["record", "--direct", "--issue", "2", "--artifact", "b.md"],
+        &record_direct_args("2", "b.md"),
         4,
         "lock",
         &["refs/heads/main.lock"],
     ));
 
     cases.push(case(
-        catalogued()?,
+        Repo::bare_consolidated(CATALOGUED)?,
         &["consolidate", "--branch", "nope"],
         4,
         "not_found",
         &["refs/heads/nope"],
     ));
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let elsewhere = repo.scratch().display().to_string();
     cases.push(case(
         repo,
@@ -182,7 +202,7 @@ fn cases() -> Result<Vec<Case>> {
         &[&elsewhere],
     ));
 
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let missing = repo.scratch().join("missing.md").display().to_string();
     let add = format!("{missing}=docs/m.md");
     cases.push(case(
@@ -193,36 +213,16 @@ fn cases() -> Result<Vec<Case>> {
         &[&missing],
     ));
 
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let blob = repo.rev("main:catalogue/fragments/issue-1.json")?;
-    let file = repo
-        .git_dir()
-        .join("objects")
-        .join(&blob[..2])
-        .join(&blob[2..]);
+    let file = repo.loose_object(&blob);
     std::fs::remove_file(&file)?;
     std::fs::write(&file, b"garbage")?;
     cases.push(case(repo, &["list"], 4, "git", &[&blob]));
 
     // A work tree with local changes to a file consolidate would write.
-    let repo = Repo::new()?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "1",
-        "--artifact",
-        "docs/a.md",
-    ])?;
-    repo.catalogue_ok(&["consolidate"])?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "2",
-        "--artifact",
-        "docs/b.md",
-    ])?;
+    let repo = Repo::new()?.with_consolidated(CATALOGUED)?;
+    repo.record_direct(2, "docs/b.md")?;
     std::fs::write(repo.path.join("catalogue/index.md"), "edited by hand\n")?;
     cases.push(case(
         repo,
@@ -235,14 +235,14 @@ fn cases() -> Result<Vec<Case>> {
     // Nothing listens on port 1 of loopback.
     let url = "git://127.0.0.1:1/nothing.git";
     cases.push(case(
-        catalogued()?,
+        Repo::bare_consolidated(CATALOGUED)?,
         &["consolidate", "--push", url],
         4,
         "remote",
         &[url],
     ));
 
-    let origin = catalogued()?;
+    let origin = Repo::bare_consolidated(CATALOGUED)?;
     origin.install_hook(
         "pre-receive",
         "#!/bin/sh\necho 'main is frozen for the release' >&2\nexit 1\n",
@@ -253,16 +253,7 @@ fn cases() -> Result<Vec<Case>> {
         origin,
         case(
             clone,
-            &[
-                "record",
-                "--direct",
-                "--issue",
-                "2",
-                "--artifact",
-                "b.md",
-                "--push",
-                &url,
-            ],
+            &[&record_direct_args("2", "b.md")[..], &["--push", &url]].concat(),
             4,
             "rejected",
             &["refs/heads/main"],
@@ -298,9 +289,8 @@ fn cases() -> Result<Vec<Case>> {
 #[test]
 fn every_error_kind_is_one_json_object_naming_its_offender() -> Result<()> {
     let cases = cases()?;
-    let mut failures = Vec::new();
     let mut seen = BTreeSet::new();
-    for c in &cases {
+    every_case(&cases, |c| {
         let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
         let named: Vec<&str> = c.named.iter().map(String::as_str).collect();
         // A lost race, a held lock or a remote's refusal comes after the
@@ -309,42 +299,29 @@ fn every_error_kind_is_one_json_object_naming_its_offender() -> Result<()> {
             "lock" | "contention" | "rejected" | "remote" => Unchanged::Branches,
             _ => Unchanged::Everything,
         };
-        let outcome = assert_refusal_as(&c.repo, &args, c.code, c.kind, &named, unchanged)
-            .and_then(|error| {
-                // The whole object, once more: ok false and a command (null
-                // only when the command line did not name one).
-                let run = c.repo.catalogue(&[&["--json"][..], &args].concat())?;
-                let out = run.json()?;
-                ensure!(out["ok"] == false, "{out}");
-                let command = &out["command"];
-                ensure!(
-                    command.is_string() || (c.kind == "usage" && command.is_null()),
-                    "no command in {out}"
-                );
-                ensure!(
-                    out.as_object().is_some_and(|o| o.contains_key("command")),
-                    "{out}"
-                );
-                ensure!(
-                    !error["message"].as_str().unwrap_or_default().is_empty(),
-                    "{error}"
-                );
-                known_kind(&error)
-            });
-        match outcome {
-            Ok(()) => {
-                seen.insert(c.kind);
-            }
-            Err(e) => failures.push(format!("{args:?}: {e:#}")),
-        }
-    }
-    ensure!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+        let error = assert_refusal_as(&c.repo, &args, c.code, c.kind, &named, unchanged)?;
+        // The whole object, once more: ok false and a command (null only
+        // when the command line did not name one).
+        let run = c.repo.catalogue(&[&["--json"][..], &args].concat())?;
+        let out = run.json()?;
+        ensure!(out["ok"] == false, "{out}");
+        let command = &out["command"];
+        ensure!(
+            command.is_string() || (c.kind == "usage" && command.is_null()),
+            "no command in {out}"
+        );
+        ensure!(
+            out.as_object().is_some_and(|o| o.contains_key("command")),
+            "{out}"
+        );
+        ensure!(
+            !error["message"].as_str().unwrap_or_default().is_empty(),
+            "{error}"
+        );
+        known_kind(&error)?;
+        seen.insert(c.kind);
+        Ok(())
+    })?;
     let documented: BTreeSet<&str> = ERROR_KINDS.iter().copied().collect();
     let missing: Vec<&&str> = documented.difference(&seen).collect();
     ensure!(
@@ -356,7 +333,7 @@ fn every_error_kind_is_one_json_object_naming_its_offender() -> Result<()> {
 
 #[test]
 fn json_after_the_command_name_shapes_a_usage_error_too() -> Result<()> {
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let run = repo.catalogue(&["record", "--json", "--issue", "nope"])?;
     run.expect(2)?;
     let out: Value = run.json()?;

@@ -1,10 +1,10 @@
-//! Broken repositories (issue 6, point 6): a fragment blob that is not
-//! there (a blobless partial clone, a loose object deleted by hand), a
-//! corrupt object, an object directory that cannot be written, a branch that
-//! does not exist. Each gives a clear error naming the object, ref or path;
-//! with `--json`, one JSON object saying so (point 7); and nothing is
-//! written: refs and object files are unchanged. git, not the tool, shows
-//! first that the repository is broken the way the test says.
+//! Broken repositories: a fragment blob that is not there (a blobless
+//! partial clone, a loose object deleted by hand), a corrupt object, an
+//! object directory that cannot be written, a branch that does not exist.
+//! Each gives a clear error naming the object, ref or path; with `--json`,
+//! one JSON object saying so; and nothing is written: refs and object files
+//! are unchanged. git, not the tool, shows first that the repository is
+//! broken the way the test says.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,14 +13,15 @@ use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 
 use crate::support::{
-    assert_refusal, every_case, hermetic, run_catalogue, str_field, Content, Repo, Run, BIN,
+    assert_refusal, every_case, hermetic, record_direct_args, run_catalogue, str_field, Content,
+    Repo, Run, BIN,
 };
 
 /// Every command that reads the branch tip's fragments, with the exit status
 /// a failure to read one gives (4: not bad input, not a finding).
 ///
 /// `consolidate` and `record` read only the fragments changed since the
-/// manifest's `source` (issue 5): a broken blob of an unchanged fragment is
+/// manifest's `source`: a broken blob of an unchanged fragment is
 /// not theirs to read, so here `consolidate --full` stands for them, and
 /// `the_o_changed_commands_do_not_read_an_unchanged_broken_blob` shows the rest.
 const READERS: &[&[&str]] = &[
@@ -33,10 +34,8 @@ const READERS: &[&[&str]] = &[
     &["repair", "--dry-run"],
 ];
 
-/// A bare repository whose main holds two consolidated fragments.
-fn catalogued() -> Result<Repo> {
-    Repo::new_bare()?.catalogued_with(&[(1, "a.md"), (2, "b.md")])
-}
+/// What main holds before each test breaks it: two consolidated fragments.
+const CATALOGUED: &[(usize, &str)] = &[(1, "a.md"), (2, "b.md")];
 
 const FRAGMENT: &str = "catalogue/fragments/issue-1.json";
 
@@ -67,7 +66,7 @@ fn every_reader_names(repo: &Repo, blob: &str, kind: &str) -> Result<Vec<String>
 
 #[test]
 fn a_fragment_blob_missing_from_a_partial_clone_is_named_with_how_to_fetch_it() -> Result<()> {
-    let origin = catalogued()?;
+    let origin = Repo::bare_consolidated(CATALOGUED)?;
     origin.git(&["config", "uploadpack.allowFilter", "true"])?;
     let clone = origin.clone_partial_bare()?;
     let blob = origin.rev(&format!("main:{FRAGMENT}"))?;
@@ -104,14 +103,14 @@ fn a_fragment_blob_missing_from_a_partial_clone_is_named_with_how_to_fetch_it() 
     })?;
     // What the message says to do works.
     clone.git(&["fetch", "--refetch", "--no-filter", "origin", "main"])?;
-    clone.catalogue_ok(&["record", "--direct", "--issue", "3", "--artifact", "c.md"])?;
-    clone.catalogue_ok(&["consolidate"])?;
+    clone.record_direct(3, "c.md")?;
+    clone.consolidate()?;
     clone.fsck()
 }
 
 #[test]
 fn a_hand_deleted_loose_fragment_blob_is_named() -> Result<()> {
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let blob = repo.rev(&format!("main:{FRAGMENT}"))?;
     std::fs::remove_file(repo.loose_object(&blob))?;
     let fsck = repo.fsck().expect_err("git fsck must see the missing blob");
@@ -134,7 +133,7 @@ fn overwrite(file: &Path, bytes: &[u8]) -> Result<()> {
 fn a_corrupt_fragment_blob_is_named() -> Result<()> {
     let cases = ["garbage", "truncated", "another object's bytes"];
     every_case(&cases, |&how| {
-        let repo = catalogued()?;
+        let repo = Repo::bare_consolidated(CATALOGUED)?;
         let blob = repo.rev(&format!("main:{FRAGMENT}"))?;
         let file = repo.loose_object(&blob);
         let bytes = match how {
@@ -156,7 +155,7 @@ fn a_corrupt_fragment_blob_is_named() -> Result<()> {
 
 #[test]
 fn a_corrupt_fragments_tree_is_named() -> Result<()> {
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let tree = repo.rev("main:catalogue/fragments")?;
     overwrite(&repo.loose_object(&tree), b"garbage where a tree was")?;
     ensure!(repo.fsck().is_err(), "git fsck must see the corrupt tree");
@@ -237,7 +236,7 @@ fn set_writable(dir: &Path, writable: bool) -> Result<()> {
 
 #[test]
 fn a_read_only_object_directory_is_named_and_nothing_is_written() -> Result<()> {
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let Some(tool) = permission_bound_tool(&repo.scratch())? else {
         return Ok(());
     };
@@ -272,7 +271,7 @@ fn a_read_only_object_directory_is_named_and_nothing_is_written() -> Result<()> 
         run_catalogue(&mut cmd)
     };
     let writers: &[&[&str]] = &[
-        &["record", "--direct", "--issue", "3", "--artifact", "c.md"],
+        &record_direct_args("3", "c.md"),
         &["record", "--issue", "3", "--artifact", "c.md"],
         &["consolidate"],
         &["repair"],
@@ -318,8 +317,8 @@ fn a_read_only_object_directory_is_named_and_nothing_is_written() -> Result<()> 
 
 #[test]
 fn a_branch_that_does_not_exist_is_named_by_every_command() -> Result<()> {
-    // bad_input.rs covers record, consolidate, check and list with --branch.
-    let repo = catalogued()?;
+    // refuses_bad_input.rs covers record, consolidate, check and list with --branch.
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let cases: &[(&[&str], &str)] = &[
         (
             &["consolidate", "--dry-run", "--branch", "nope"],
@@ -389,11 +388,11 @@ fn a_branch_that_does_not_exist_is_named_by_every_command() -> Result<()> {
 
 #[test]
 fn the_o_changed_commands_do_not_read_an_unchanged_broken_blob() -> Result<()> {
-    let repo = catalogued()?;
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
     let blob = repo.rev(&format!("main:{FRAGMENT}"))?;
     std::fs::remove_file(repo.loose_object(&blob))?;
     // Nothing changed since the manifest's source: nothing to read.
-    let out = repo.catalogue_ok(&["consolidate"])?;
+    let out = repo.consolidate()?;
     assert_eq!(
         (&out["changed"], &out["mode"]),
         (&serde_json::json!(false), &serde_json::json!("incremental")),
@@ -401,8 +400,8 @@ fn the_o_changed_commands_do_not_read_an_unchanged_broken_blob() -> Result<()> {
     );
     // A new fragment is checked against the manifest's claims, not against
     // every other fragment's blob.
-    repo.catalogue_ok(&["record", "--direct", "--issue", "3", "--artifact", "c.md"])?;
-    let out = repo.catalogue_ok(&["consolidate"])?;
+    repo.record_direct(3, "c.md")?;
+    let out = repo.consolidate()?;
     assert_eq!(out["artifacts"], 3, "{out}");
     // A full read still names what is missing.
     let error = assert_refusal(

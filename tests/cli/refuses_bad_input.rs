@@ -1,99 +1,13 @@
-//! Bad input (CONTRACT §4): each case exits 2 with an error naming the
-//! offender, and nothing is written — neither a ref nor an object file.
+//! Bad input: each case exits 2 with an error naming the offender, and
+//! nothing is written, neither a ref nor an object file (README, exit
+//! status 2), so that a producer's mistake never reaches the branch.
 
 use anyhow::{ensure, Context, Result};
-use serde_json::Value;
 
-use crate::support::{fixture, known_kind, str_field, Content, Repo};
-
-/// The `--json` error fields that may name an offender.
-const OFFENDER_FIELDS: &[&str] = &["path", "blob", "commit", "ref", "lock", "key"];
-
-/// Run `args` twice (human, then `--json`) and require a refusal with exit
-/// `code`: `error.kind` is `kind`; stderr, `error.message` and at least one
-/// offender field contain every string in `named`; refs and object files are
-/// unchanged. Every unmet expectation is listed in the error, not just the
-/// first. Returns the `--json` error object.
-fn assert_refused(
-    repo: &Repo,
-    args: &[&str],
-    code: i32,
-    kind: &str,
-    named: &[&str],
-) -> Result<Value> {
-    let mut problems = Vec::new();
-    let before = repo.snapshot()?;
-    let run = repo.catalogue(args)?;
-    if run.status != code {
-        problems.push(format!("exit {} instead of {code}", run.status));
-    }
-    for n in named {
-        if !run.stderr.contains(n) {
-            problems.push(format!("stderr does not name {n:?}"));
-        }
-    }
-    let mut json_args = vec!["--json"];
-    json_args.extend_from_slice(args);
-    let json_run = repo.catalogue(&json_args)?;
-    if json_run.status != code {
-        problems.push(format!(
-            "--json: exit {} instead of {code}",
-            json_run.status
-        ));
-    }
-    let error = json_run.json()?["error"].clone();
-    if error["kind"] != kind {
-        problems.push(format!(
-            "error.kind is {} instead of {kind:?}",
-            error["kind"]
-        ));
-    }
-    let message = error["message"].as_str().unwrap_or_default();
-    for n in named {
-        if !message.contains(n) {
-            problems.push(format!("error.message does not name {n:?}"));
-        }
-        let in_field = OFFENDER_FIELDS
-            .iter()
-            .any(|f| error[*f].as_str().is_some_and(|v| v.contains(n)));
-        if !in_field {
-            problems.push(format!("no offender field {OFFENDER_FIELDS:?} names {n:?}"));
-        }
-    }
-    if let Err(e) = known_kind(&error) {
-        problems.push(e.to_string());
-    }
-    if repo.snapshot()? != before {
-        problems.push("refs or objects changed".to_owned());
-    }
-    ensure!(
-        problems.is_empty(),
-        "{args:?}:\n    - {}\n    stderr: {}\n    json: {}",
-        problems.join("\n    - "),
-        run.stderr.trim(),
-        json_run.stdout.trim()
-    );
-    Ok(error)
-}
-
-/// Run every case, then fail listing all the cases that failed.
-fn all_refused<T: std::fmt::Debug>(
-    cases: &[T],
-    mut each: impl FnMut(&T) -> Result<()>,
-) -> Result<()> {
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|case| each(case).err().map(|e| format!("{case:?}: {e:#}")))
-        .collect();
-    ensure!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
-    Ok(())
-}
+use crate::support::{
+    assert_record_refused, assert_refusal, every_case, every_case_both_ways, fixture, known_kind,
+    str_field, Content, Repo,
+};
 
 #[test]
 fn bad_artifact_paths_are_refused_naming_the_path() -> Result<()> {
@@ -120,16 +34,9 @@ fn bad_artifact_paths_are_refused_naming_the_path() -> Result<()> {
         ".git./x",
         "docs/.git.",
     ];
-    let cases: Vec<(&str, bool)> = paths
-        .iter()
-        .flat_map(|p| [(*p, false), (*p, true)])
-        .collect();
-    all_refused(&cases, |&(path, direct)| {
-        let mut args = vec!["record", "--issue", "1", "--artifact", path];
-        if direct {
-            args.push("--direct");
-        }
-        assert_refused(&repo, &args, 2, "invalid_path", &[path]).map(drop)
+    every_case_both_ways(&paths, |path, direct| {
+        let args = ["--issue", "1", "--artifact", path];
+        assert_record_refused(&repo, &args, direct, "invalid_path", path)
     })?;
     // The empty path cannot be named in a message, but is refused all the same.
     let before = repo.snapshot()?;
@@ -150,7 +57,7 @@ fn control_characters_in_a_path_are_refused() -> Result<()> {
         "del\u{7f}char.md",
         "esc\u{1b}[31mchar.md",
     ];
-    all_refused(&paths, |path| {
+    every_case(&paths, |path| {
         let before = repo.snapshot()?;
         let run = repo.catalogue(&["--json", "record", "--issue", "1", "--artifact", path])?;
         run.expect(2)?;
@@ -207,17 +114,10 @@ fn bad_add_destinations_are_refused_before_anything_is_written() -> Result<()> {
         "/abs.md",
         "GIT~1/x",
     ];
-    let cases: Vec<(&str, bool)> = dests
-        .iter()
-        .flat_map(|d| [(*d, false), (*d, true)])
-        .collect();
-    all_refused(&cases, |&(dest, direct)| {
+    every_case_both_ways(&dests, |dest, direct| {
         let add = format!("{}={dest}", src.display());
-        let mut args = vec!["record", "--issue", "1", "--add", &add];
-        if direct {
-            args.push("--direct");
-        }
-        assert_refused(&repo, &args, 2, "invalid_path", &[dest]).map(drop)
+        let args = ["--issue", "1", "--add", &add];
+        assert_record_refused(&repo, &args, direct, "invalid_path", dest)
     })
 }
 
@@ -235,13 +135,13 @@ fn add_destinations_that_cross_each_other_or_a_file_of_the_branch_write_nothing(
         // Below a file that the branch already has.
         ("docs/a/b", "docs/other", "docs/a/b"),
     ];
-    all_refused(&cases, |&(first, second, named)| {
+    every_case(&cases, |&(first, second, named)| {
         let add1 = format!("{}={first}", one.display());
         let add2 = format!("{}={second}", two.display());
         let args = [
             "record", "--direct", "--issue", "1", "--add", &add1, "--add", &add2,
         ];
-        assert_refused(&repo, &args, 2, "invalid_path", &[named]).map(drop)
+        assert_refusal(&repo, &args, 2, "invalid_path", &[named]).map(drop)
     })
 }
 
@@ -257,11 +157,11 @@ fn bad_fragment_files_are_refused_naming_the_file() -> Result<()> {
         ("reserved-fragment-field.json", Some("fragment")),
         ("reserved-issue-field.json", Some("issue")),
     ];
-    all_refused(&cases, |&(name, also_named)| {
+    every_case(&cases, |&(name, also_named)| {
         let file = fixture(&format!("fragments/{name}"));
         let file = file.to_str().context("fixture path is UTF-8")?;
         let args = ["record", "--issue", "1", "--fragment", file];
-        let error = assert_refused(&repo, &args, 2, "invalid_fragment", &[name])?;
+        let error = assert_refusal(&repo, &args, 2, "invalid_fragment", &[name])?;
         if let Some(word) = also_named {
             let message = str_field(&error, "message")?;
             ensure!(
@@ -310,17 +210,15 @@ fn bad_keys_are_refused_naming_the_key() -> Result<()> {
         "a*b",
         "ü",
     ];
-    let cases: Vec<(&str, bool)> = keys
-        .iter()
-        .flat_map(|k| [(*k, false), (*k, true)])
-        .collect();
-    all_refused(&cases, |&(key, direct)| {
+    every_case_both_ways(&keys, |key, direct| {
         let flag = format!("--key={key}");
-        let mut args = vec!["record", &flag, "--artifact", "a.md"];
-        if direct {
-            args.push("--direct");
-        }
-        assert_refused(&repo, &args, 2, "invalid_key", &[key]).map(drop)
+        assert_record_refused(
+            &repo,
+            &[&flag, "--artifact", "a.md"],
+            direct,
+            "invalid_key",
+            key,
+        )
     })
 }
 
@@ -338,16 +236,15 @@ fn a_key_of_128_characters_is_accepted() -> Result<()> {
 #[test]
 fn keys_that_cannot_be_ref_names_are_refused_for_a_per_issue_ref() -> Result<()> {
     let repo = Repo::new_bare()?;
-    all_refused(&["a..b", "x.lock", "end."], |key| {
+    every_case(&["a..b", "x.lock", "end."], |key| {
         let flag = format!("--key={key}");
-        assert_refused(
+        assert_record_refused(
             &repo,
-            &["record", &flag, "--artifact", "a.md"],
-            2,
+            &[&flag, "--artifact", "a.md"],
+            false,
             "invalid_key",
-            &[key],
+            key,
         )
-        .map(drop)
     })
 }
 
@@ -383,7 +280,7 @@ fn bad_usage_exits_2_with_a_json_usage_error() -> Result<()> {
         &["consolidate", "--retries", "many"],
         &["no-such-command"],
     ];
-    all_refused(cases, |args| {
+    every_case(cases, |args| {
         let before = repo.snapshot()?;
         repo.catalogue(args)?.expect(2)?;
         let (status, out) = repo.catalogue_json(args)?;
@@ -397,7 +294,7 @@ fn bad_usage_exits_2_with_a_json_usage_error() -> Result<()> {
 #[test]
 fn a_missing_branch_makes_every_command_exit_4_naming_the_ref() -> Result<()> {
     // Only a branch that HEAD names and that has no commit yet is created by
-    // `record` (see record.rs); a mistyped one must not start a new history.
+    // `record` (see record_writes_one_fragment.rs); a mistyped one must not start a new history.
     let repo = Repo::new_bare()?;
     let cases: &[&[&str]] = &[
         &["record", "--direct", "--branch", "nope", "--issue", "1"],
@@ -406,28 +303,14 @@ fn a_missing_branch_makes_every_command_exit_4_naming_the_ref() -> Result<()> {
         &["check", "--branch", "nope"],
         &["list", "--branch", "nope"],
     ];
-    all_refused(cases, |args| {
-        assert_refused(&repo, args, 4, "not_found", &["refs/heads/nope"]).map(drop)
+    every_case(cases, |args| {
+        assert_refusal(&repo, args, 4, "not_found", &["refs/heads/nope"]).map(drop)
     })
-}
-
-/// A bare repository whose main holds one valid fragment claiming `docs/shared.md`.
-fn with_one_fragment() -> Result<Repo> {
-    let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "1",
-        "--artifact",
-        "docs/shared.md",
-    ])?;
-    Ok(repo)
 }
 
 #[test]
 fn a_path_claimed_by_two_fragments_stops_consolidation_naming_both() -> Result<()> {
-    let repo = with_one_fragment()?;
+    let repo = Repo::bare_recorded(&[(1, "docs/shared.md")])?;
     repo.commit_by_hand(
         &[(
             "catalogue/fragments/issue-2.json",
@@ -435,7 +318,7 @@ fn a_path_claimed_by_two_fragments_stops_consolidation_naming_both() -> Result<(
         )],
         "Merge a fragment that claims a path issue-1 already has",
     )?;
-    let error = assert_refused(
+    let error = assert_refusal(
         &repo,
         &["consolidate"],
         2,
@@ -464,13 +347,15 @@ fn a_path_claimed_by_two_fragments_stops_consolidation_naming_both() -> Result<(
     Ok(())
 }
 
-/// Commit `entries` by hand next to a valid fragment, then require that
-/// `consolidate` refuses (exit 2) naming `named` in stderr, `error.message` and
-/// `error.path`, writing nothing, and that `check` exits 1 naming it too.
-fn assert_fragments_folder_refused(entries: &[(&str, Content<'_>)], named: &str) -> Result<()> {
-    let repo = with_one_fragment()?;
+/// Commit `content` by hand at `catalogue/fragments/<name>`, next to a valid
+/// fragment, then require that `consolidate` refuses (exit 2) naming `named`
+/// in stderr, `error.message` and `error.path`, writing nothing, and that
+/// `check` exits 1 naming it too.
+fn assert_fragments_folder_refused(name: &str, content: Content<'_>, named: &str) -> Result<()> {
+    let repo = Repo::bare_recorded(&[(1, "docs/shared.md")])?;
+    let path = format!("catalogue/fragments/{name}");
     repo.commit_by_hand(
-        entries,
+        &[(path.as_str(), content)],
         "Commit something odd into the fragments folder by hand",
     )?;
     let before = repo.snapshot()?;
@@ -503,24 +388,22 @@ fn assert_fragments_folder_refused(entries: &[(&str, Content<'_>)], named: &str)
 #[test]
 fn a_fragment_blob_over_one_mebibyte_is_refused_naming_it() -> Result<()> {
     assert_fragments_folder_refused(
-        &[(
-            "catalogue/fragments/huge.json",
-            Content::File(&padded_fragment((1 << 20) + 1)),
-        )],
+        "huge.json",
+        Content::File(&padded_fragment((1 << 20) + 1)),
         "huge.json",
     )
 }
 
 #[test]
 fn a_fragment_blob_of_exactly_one_mebibyte_is_accepted() -> Result<()> {
-    let repo = with_one_fragment()?;
+    let repo = Repo::bare_recorded(&[(1, "docs/shared.md")])?;
     let bytes = padded_fragment(1 << 20);
     assert_eq!(bytes.len(), 1 << 20);
     repo.commit_by_hand(
         &[("catalogue/fragments/big.json", Content::File(&bytes))],
         "A big fragment",
     )?;
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let manifest = repo.text("main:catalogue/manifest.json")?;
     assert!(
         manifest.contains("\"big.md\""),
@@ -542,23 +425,15 @@ fn padded_fragment(size: usize) -> Vec<u8> {
 
 #[test]
 fn a_symlink_in_the_fragments_folder_is_refused_not_followed() -> Result<()> {
-    assert_fragments_folder_refused(
-        &[(
-            "catalogue/fragments/link.json",
-            Content::Symlink("issue-1.json"),
-        )],
-        "link.json",
-    )
+    assert_fragments_folder_refused("link.json", Content::Symlink("issue-1.json"), "link.json")
 }
 
 #[test]
 fn a_submodule_in_the_fragments_folder_is_refused() -> Result<()> {
     // Any commit id does for a gitlink; git never follows it.
     assert_fragments_folder_refused(
-        &[(
-            "catalogue/fragments/sub.json",
-            Content::Gitlink("1111111111111111111111111111111111111111"),
-        )],
+        "sub.json",
+        Content::Gitlink("1111111111111111111111111111111111111111"),
         "sub.json",
     )
 }
@@ -566,10 +441,8 @@ fn a_submodule_in_the_fragments_folder_is_refused() -> Result<()> {
 #[test]
 fn a_sub_folder_in_the_fragments_folder_is_refused() -> Result<()> {
     assert_fragments_folder_refused(
-        &[(
-            "catalogue/fragments/nested/issue-5.json",
-            Content::File(br#"{"artifacts": [{"path": "n.md"}]}"#),
-        )],
+        "nested/issue-5.json",
+        Content::File(br#"{"artifacts": [{"path": "n.md"}]}"#),
         "nested",
     )
 }
@@ -577,10 +450,8 @@ fn a_sub_folder_in_the_fragments_folder_is_refused() -> Result<()> {
 #[test]
 fn a_json_file_with_an_invalid_key_in_the_fragments_folder_is_refused() -> Result<()> {
     assert_fragments_folder_refused(
-        &[(
-            "catalogue/fragments/bad key.json",
-            Content::File(br#"{"artifacts": [{"path": "k.md"}]}"#),
-        )],
+        "bad key.json",
+        Content::File(br#"{"artifacts": [{"path": "k.md"}]}"#),
         "bad key.json",
     )
 }
@@ -588,24 +459,20 @@ fn a_json_file_with_an_invalid_key_in_the_fragments_folder_is_refused() -> Resul
 #[test]
 fn an_invalid_fragment_committed_to_the_branch_is_refused_naming_it() -> Result<()> {
     assert_fragments_folder_refused(
-        &[(
-            "catalogue/fragments/broken.json",
-            Content::File(b"{\"artifacts\": [{\"path\": \"../up\"}]}"),
-        )],
+        "broken.json",
+        Content::File(b"{\"artifacts\": [{\"path\": \"../up\"}]}"),
         "broken.json",
     )?;
     assert_fragments_folder_refused(
-        &[(
-            "catalogue/fragments/garbage.json",
-            Content::File(b"<<<<<<< HEAD\n"),
-        )],
+        "garbage.json",
+        Content::File(b"<<<<<<< HEAD\n"),
         "garbage.json",
     )
 }
 
 #[test]
 fn a_non_json_file_in_the_fragments_folder_is_ignored_with_a_warning() -> Result<()> {
-    let repo = with_one_fragment()?;
+    let repo = Repo::bare_recorded(&[(1, "docs/shared.md")])?;
     repo.commit_by_hand(
         &[
             (

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::support::{known_kind, str_field, Repo};
 
-/// One entry of `pending --json`, checked for the spec's fields and types.
+/// One entry of `pending --json`, checked for README's fields and types.
 #[derive(Debug, PartialEq, Eq)]
 struct Pending {
     key: String,
@@ -16,7 +16,7 @@ struct Pending {
     state: String,
 }
 
-/// `pending --json` (with `args`), its outcome checked against the spec's shape.
+/// `pending --json` (with `args`), its outcome checked against README's shape.
 fn pending(repo: &Repo, args: &[&str]) -> Result<(Value, Vec<Pending>)> {
     let mut all = vec!["pending"];
     all.extend_from_slice(args);
@@ -84,16 +84,8 @@ fn merge(repo: &Repo, key: &str) -> Result<()> {
 #[test]
 fn pending_lists_the_per_issue_ref_not_yet_merged_and_not_the_merged_one() -> Result<()> {
     let repo = Repo::new()?;
-    repo.catalogue_ok(&["record", "--issue", "1", "--artifact", "a.md"])?;
-    repo.catalogue_ok(&[
-        "record",
-        "--issue",
-        "2",
-        "--artifact",
-        "b.md",
-        "--artifact",
-        "c.md",
-    ])?;
+    repo.record(1, "a.md")?;
+    repo.record_with(2, "b.md", &["--artifact", "c.md"])?;
     let (_, before) = pending(&repo, &[])?;
     assert_eq!(
         before,
@@ -118,7 +110,7 @@ fn pending_lists_the_per_issue_ref_not_yet_merged_and_not_the_merged_one() -> Re
 #[test]
 fn a_re_run_whose_older_fragment_is_on_main_is_pending_as_differs() -> Result<()> {
     let repo = Repo::new()?;
-    repo.catalogue_ok(&["record", "--issue", "3", "--artifact", "a.md"])?;
+    repo.record(3, "a.md")?;
     merge(&repo, "issue-3")?;
     let (_, merged) = pending(&repo, &[])?;
     assert_eq!(merged, vec![]);
@@ -127,15 +119,7 @@ fn a_re_run_whose_older_fragment_is_on_main_is_pending_as_differs() -> Result<()
     assert_eq!(human.stdout, "", "nothing is pending");
 
     // The producer runs again: the per-issue ref's fragment now differs from main's.
-    repo.catalogue_ok(&[
-        "record",
-        "--issue",
-        "3",
-        "--artifact",
-        "a.md",
-        "--artifact",
-        "b.md",
-    ])?;
+    repo.record_with(3, "a.md", &["--artifact", "b.md"])?;
     let (_, rerun) = pending(&repo, &[])?;
     let expected = vec![entry(&repo, "issue-3", 2, "differs")?];
     assert_eq!(rerun, expected);
@@ -151,13 +135,7 @@ fn pending_sorts_keys_in_natural_order_and_skips_a_ref_without_a_fragment_with_a
 ) -> Result<()> {
     let repo = Repo::new_bare()?;
     for issue in ["10", "2", "9"] {
-        repo.catalogue_ok(&[
-            "record",
-            "--issue",
-            issue,
-            "--artifact",
-            &format!("{issue}.md"),
-        ])?;
+        repo.record(issue, &format!("{issue}.md"))?;
     }
     // A per-issue ref made by hand that carries no fragment.
     repo.git(&["update-ref", "refs/heads/catalogue/stray", "main", ""])?;
@@ -187,22 +165,14 @@ fn pending_remote_lists_refs_another_clone_pushed_compared_with_the_remote_s_mai
     let b = origin.clone_shallow_bare()?;
     let a = origin.clone_shallow_bare()?;
     for issue in ["4", "5"] {
-        a.catalogue_ok(&[
-            "record",
-            "--issue",
-            issue,
-            "--artifact",
-            &format!("docs/{issue}.md"),
-            "--push",
-            "origin",
-        ])?;
+        a.record_with(issue, &format!("docs/{issue}.md"), &["--push", "origin"])?;
     }
     // Issue 5's pull request is merged on origin (a fast-forward); B's own
     // main does not have it, so only a comparison with ORIGIN's main skips it.
     let five = origin.rev("refs/heads/catalogue/issue-5")?;
     origin.git(&["update-ref", "refs/heads/main", &five, &base])?;
     // B records issue 6 locally and does not push it.
-    b.catalogue_ok(&["record", "--issue", "6", "--artifact", "docs/6.md"])?;
+    b.record(6, "docs/6.md")?;
     let b_main = b.rev("main")?;
 
     let (_, local) = pending(&b, &[])?;
@@ -236,7 +206,7 @@ fn pending_remote_lists_refs_another_clone_pushed_compared_with_the_remote_s_mai
 #[test]
 fn pending_remote_with_no_such_remote_exits_4_naming_it() -> Result<()> {
     let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&["record", "--issue", "1", "--artifact", "a.md"])?;
+    repo.record(1, "a.md")?;
     let run = repo.catalogue(&["--json", "pending", "--remote", "nope"])?;
     run.expect(4)?;
     let out = run.json()?;

@@ -223,7 +223,7 @@ fn a_configured_identity_is_used_for_author_and_committer() -> Result<()> {
     );
 
     // The environment wins over config, as in git, dates included.
-    repo.catalogue_ok(&["record", "--direct", "--issue", "2", "--artifact", "b.md"])?;
+    repo.record_direct(2, "b.md")?;
     assert_eq!(
         identities(&repo, "-1")?,
         [format!(
@@ -285,9 +285,9 @@ fn dir_and_branch_flags_and_their_git_config_keys_move_the_catalogue() -> Result
 
     repo.git(&["config", "catalogue.dir", "meta/cat"])?;
     repo.git(&["config", "catalogue.branch", "trunk"])?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "3", "--artifact", "c.md"])?;
+    repo.record_direct(3, "c.md")?;
     assert!(repo.exists("trunk:meta/cat/fragments/issue-3.json")?);
-    let out = repo.catalogue_ok(&["consolidate"])?;
+    let out = repo.consolidate()?;
     assert_eq!(out["ref"], "refs/heads/trunk");
     assert_eq!(
         artifact_paths(&repo.json("trunk:meta/cat/manifest.json")?)?,

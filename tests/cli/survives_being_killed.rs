@@ -1,4 +1,4 @@
-//! Killed at any instant (issue 6, point 1; CONTRACT §3): `record --direct`,
+//! Killed at any instant (README, Guarantees: crashes never corrupt): `record --direct`,
 //! `consolidate` and `repair` are SIGKILLed at random moments, and after
 //! every kill the repository is checked with git: `fsck --strict` is clean,
 //! the branch is on a complete commit whose manifest is the old or the new
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
 
-use crate::support::{artifact_paths, str_field, Content, Repo, Run};
+use crate::support::{artifact_paths, record_direct_args, str_field, Content, Repo, Run};
 
 /// SplitMix64: tiny, fast and good enough to spread kill moments.
 struct Rng(u64);
@@ -232,7 +232,7 @@ fn catalogued_repo() -> Result<Repo> {
         .enumerate()
         .map(|(i, p)| (i + 1, p.as_str()))
         .collect();
-    repo.catalogued_with(&seeds)
+    repo.with_consolidated(&seeds)
 }
 
 /// Commit by hand a manifest with one extra entry that no fragment holds, as
@@ -271,15 +271,7 @@ fn two_hundred_sigkills_at_random_moments_never_corrupt_and_never_lose_an_entry(
         let legacy_issue = 5000 + i;
         let legacy_path = format!("legacy/{i}.md");
         let args: Vec<&str> = match op {
-            Op::Record => vec![
-                "--json",
-                "record",
-                "--direct",
-                "--issue",
-                &issue,
-                "--artifact",
-                &record_path,
-            ],
+            Op::Record => [&["--json"][..], &record_direct_args(&issue, &record_path)].concat(),
             Op::Consolidate => vec!["--json", "consolidate"],
             Op::Repair => {
                 add_legacy_entry(&repo, legacy_issue, &legacy_path)?;
@@ -406,14 +398,10 @@ fn two_hundred_sigkills_at_random_moments_never_corrupt_and_never_lose_an_entry(
             let extra_issue = (10_000 + i).to_string();
             let extra_path = format!("extra/{i}.md");
             let writer = [
-                "--json",
-                "record",
-                "--direct",
-                "--issue",
-                &extra_issue,
-                "--artifact",
-                &extra_path,
-            ];
+                &["--json"][..],
+                &record_direct_args(&extra_issue, &extra_path),
+            ]
+            .concat();
             let (_, _, still) = recover(&repo, &writer, &unmet).with_context(context)?;
             ensure!(
                 still.is_empty(),
@@ -427,7 +415,7 @@ fn two_hundred_sigkills_at_random_moments_never_corrupt_and_never_lose_an_entry(
     let looping = started.elapsed();
 
     // One last consolidation, and the catalogue holds everything.
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let manifest = repo.json("main:catalogue/manifest.json")?;
     let listed: BTreeSet<String> = artifact_paths(&manifest)?.into_iter().collect();
     assert_eq!(listed, expected);
@@ -485,15 +473,7 @@ fn signal_loop(signal: &str, runs: usize) -> Result<()> {
         let issue = (100 + i).to_string();
         let path = format!("out/{i}.md");
         let args: Vec<&str> = if i % 2 == 0 {
-            vec![
-                "--json",
-                "record",
-                "--direct",
-                "--issue",
-                &issue,
-                "--artifact",
-                &path,
-            ]
+            [&["--json"][..], &record_direct_args(&issue, &path)].concat()
         } else {
             vec!["--json", "consolidate"]
         };

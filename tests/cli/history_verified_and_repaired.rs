@@ -1,4 +1,4 @@
-//! `verify --history` and `repair` (issue 4) on histories that the old racing
+//! `verify --history` and `repair` (README, Commands) on histories that the old racing
 //! design left behind.
 //!
 //! The histories are built by the scripts in `fixtures/history/` with the plain
@@ -13,7 +13,9 @@ use std::process::Command;
 use anyhow::{ensure, Context, Result};
 use serde_json::{json, Map, Value};
 
-use crate::support::{artifact_paths, fixture, hermetic, run, str_field, Repo, Run};
+use crate::support::{
+    artifact_paths, fixture, hermetic, known_kind, run, str_field, Content, Repo, Run,
+};
 
 /// What one artifact path of a fixture must be classified as.
 struct Expect {
@@ -973,17 +975,10 @@ fn verify_history_accepts_record_commits_awaiting_consolidation_but_checks_their
     let repo = Repo::new_bare()?;
     for issue in ["1", "2"] {
         let path = format!("docs/{issue}.md");
-        repo.catalogue_ok(&["record", "--direct", "--issue", issue, "--artifact", &path])?;
-        repo.catalogue_ok(&["consolidate"])?;
+        repo.record_direct(issue, &path)?;
+        repo.consolidate()?;
     }
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "3",
-        "--artifact",
-        "docs/3.md",
-    ])?;
+    repo.record_direct(3, "docs/3.md")?;
     let out = json_run(&repo, &["verify", "--history"], 0)?;
     assert_eq!(out["problems"], json!([]), "{out}");
     assert_eq!(out["checked"], 5, "{out}");
@@ -1064,5 +1059,26 @@ fn a_repair_stopped_between_its_two_commits_is_finished_by_the_next_one() -> Res
     let third = json_run(&repo, &["repair"], 0)?;
     assert_eq!(third["consolidated"], Value::Null, "{third}");
     assert_eq!(repo.rev("main")?, before);
+    Ok(())
+}
+
+#[test]
+fn verify_history_reports_a_manifest_that_is_not_json_as_invalid_manifest() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    repo.commit_by_hand(
+        &[(
+            "catalogue/manifest.json",
+            Content::File(b"<<<<<<< ours\n{}\n=======\n[]\n>>>>>>> theirs\n"),
+        )],
+        "a merge left its conflict markers",
+    )?;
+    let run = repo.catalogue(&["--json", "verify", "--history"])?;
+    run.expect(1)?;
+    let out = run.json()?;
+    // The problem's own kind, at the top as in the list: not `stale`.
+    assert_eq!(out["error"]["kind"], "invalid_manifest", "{out}");
+    assert_eq!(out["problems"][0]["kind"], "invalid_manifest", "{out}");
+    assert_eq!(out["error"]["path"], "catalogue/manifest.json", "{out}");
+    known_kind(&out["error"])?;
     Ok(())
 }

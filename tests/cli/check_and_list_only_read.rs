@@ -8,8 +8,7 @@ use crate::support::{str_field, Content, Repo};
 
 #[test]
 fn check_reports_a_missing_manifest_then_current_then_stale_and_writes_nothing() -> Result<()> {
-    let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
+    let repo = Repo::bare_recorded(&[(1, "a.md")])?;
 
     let before = repo.snapshot()?;
     let (status, out) = repo.catalogue_json(&["check"])?;
@@ -26,7 +25,7 @@ fn check_reports_a_missing_manifest_then_current_then_stale_and_writes_nothing()
     repo.catalogue(&["check", "--fragments-only"])?.expect(0)?;
     assert_eq!(repo.snapshot()?, before, "check wrote something");
 
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let out = repo.catalogue_ok(&["check"])?;
     assert_eq!(out["valid"], true);
     assert_eq!(out["current"], true);
@@ -35,7 +34,7 @@ fn check_reports_a_missing_manifest_then_current_then_stale_and_writes_nothing()
     assert_eq!(out["problems"], json!([]));
     assert_eq!(str_field(&out, "commit")?, repo.rev("main")?);
 
-    repo.catalogue_ok(&["record", "--direct", "--issue", "2", "--artifact", "b.md"])?;
+    repo.record_direct(2, "b.md")?;
     let (status, out) = repo.catalogue_json(&["check"])?;
     assert_eq!(status, 1, "a new fragment makes the manifest stale: {out}");
     assert_eq!(out["valid"], true);
@@ -52,8 +51,7 @@ fn check_reports_a_missing_manifest_then_current_then_stale_and_writes_nothing()
 
 #[test]
 fn check_names_an_invalid_fragment_and_exits_1() -> Result<()> {
-    let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
+    let repo = Repo::bare_recorded(&[(1, "a.md")])?;
     repo.commit_by_hand(
         &[(
             "catalogue/fragments/broken.json",
@@ -86,22 +84,13 @@ fn check_of_an_unknown_revision_fails_naming_it() -> Result<()> {
     Ok(())
 }
 
-fn two_fragments() -> Result<Repo> {
+/// Three fragments in three commits, for the listing to sort and describe:
+/// issue 2 with a kind and a title, a `--key` fragment, and issue 10 (after
+/// 2 in natural order, before it bytewise).
+fn three_fragments() -> Result<Repo> {
     let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "2",
-        "--artifact",
-        "docs/b.md",
-        "--kind",
-        "k",
-        "--title",
-        "Bee",
-        "--artifact",
-        "docs/a.md",
-    ])?;
+    let described = ["--kind", "k", "--title", "Bee", "--artifact", "docs/a.md"];
+    repo.record_direct_with(2, "docs/b.md", &described)?;
     repo.catalogue_ok(&[
         "record",
         "--direct",
@@ -110,13 +99,13 @@ fn two_fragments() -> Result<Repo> {
         "--artifact",
         "n.md",
     ])?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "10", "--artifact", "t.md"])?;
+    repo.record_direct(10, "t.md")?;
     Ok(repo)
 }
 
 #[test]
 fn list_prints_one_tab_separated_line_per_artifact_in_catalogue_order() -> Result<()> {
-    let repo = two_fragments()?;
+    let repo = three_fragments()?;
     let run = repo.catalogue(&["list"])?;
     run.expect(0)?;
     assert_eq!(
@@ -134,11 +123,11 @@ fn list_prints_one_tab_separated_line_per_artifact_in_catalogue_order() -> Resul
 
 #[test]
 fn list_json_matches_the_manifest_consolidate_writes() -> Result<()> {
-    let repo = two_fragments()?;
+    let repo = three_fragments()?;
     let listed = repo.catalogue_ok(&["list"])?;
     assert_eq!(listed["command"], "list");
     assert_eq!(str_field(&listed, "commit")?, repo.rev("main")?);
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let manifest = repo.json("main:catalogue/manifest.json")?;
     assert_eq!(listed["artifacts"], manifest["artifacts"]);
     assert_eq!(listed["fragments"], manifest["fragments"]);
@@ -151,7 +140,7 @@ fn list_json_matches_the_manifest_consolidate_writes() -> Result<()> {
 
 #[test]
 fn list_rev_shows_an_older_revision() -> Result<()> {
-    let repo = two_fragments()?;
+    let repo = three_fragments()?;
     let out = repo.catalogue_ok(&["list", "--rev", "main~2"])?;
     let artifacts = out["artifacts"].as_array().context("artifacts")?;
     assert_eq!(

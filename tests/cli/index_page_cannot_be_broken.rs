@@ -78,18 +78,11 @@ fn hostile_titles_cannot_break_the_table_inject_html_or_links_or_hide_entries() 
     ];
     for (i, (path, title)) in hostile.iter().enumerate() {
         let issue = (i + 1).to_string();
-        repo.catalogue_ok(&[
-            "record",
-            "--direct",
-            "--issue",
+        repo.record_direct_with(
             &issue,
-            "--artifact",
             path,
-            "--title",
-            title,
-            "--kind",
-            "kind|with<pipe>",
-        ])?;
+            &["--title", title, "--kind", "kind|with<pipe>"],
+        )?;
     }
     // Markdown-active characters in a path (ones git accepts on every platform).
     repo.catalogue_ok(&[
@@ -102,15 +95,8 @@ fn hostile_titles_cannot_break_the_table_inject_html_or_links_or_hide_entries() 
         "--title",
         "`code` *em* [t](u)",
     ])?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "99",
-        "--artifact",
-        "docs/a.md",
-    ])?;
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.record_direct(99, "docs/a.md")?;
+    repo.consolidate()?;
     let artifacts = hostile.len() + 2;
 
     let page = repo.text("main:catalogue/index.md")?;
@@ -169,16 +155,7 @@ fn hostile_titles_cannot_break_the_table_inject_html_or_links_or_hide_entries() 
 
 #[test]
 fn the_index_is_current_after_consolidation_and_check_agrees() -> Result<()> {
-    let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "1",
-        "--artifact",
-        "docs/a b.md",
-    ])?;
-    repo.catalogue_ok(&["consolidate"])?;
+    let repo = Repo::bare_consolidated(&[(1, "docs/a b.md")])?;
     let page = repo.text("main:catalogue/index.md")?;
     // A space in a link target is percent-encoded so the link stays one link.
     assert!(page.contains("../docs/a%20b.md"), "{page}");

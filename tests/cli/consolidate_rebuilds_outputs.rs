@@ -5,7 +5,9 @@
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use crate::support::{artifact_paths, fixture, str_field, Repo, EMPTY_TREE};
+use crate::support::{
+    artifact_paths, assert_full_fixture_numbers_verbatim, fixture, str_field, Repo, EMPTY_TREE,
+};
 
 #[test]
 fn merged_per_issue_refs_consolidate_into_exactly_one_commit_listing_their_artifacts() -> Result<()>
@@ -17,17 +19,7 @@ fn merged_per_issue_refs_consolidate_into_exactly_one_commit_listing_their_artif
         ("10", ["docs/10/b.md", "docs/10/a.md"]),
         ("2", ["docs/2/only.md", "docs/2/also.md"]),
     ] {
-        server.catalogue_ok(&[
-            "record",
-            "--issue",
-            issue,
-            "--artifact",
-            paths[0],
-            "--kind",
-            "k",
-            "--artifact",
-            paths[1],
-        ])?;
+        server.record_with(issue, paths[0], &["--kind", "k", "--artifact", paths[1]])?;
     }
     // ...and a maintainer merges the three in a non-bare clone, as an octopus.
     let repo = server.clone_worktree()?;
@@ -48,7 +40,7 @@ fn merged_per_issue_refs_consolidate_into_exactly_one_commit_listing_their_artif
         ["issue-10.json", "issue-2.json", "issue-3.json"]
     );
 
-    let out = repo.catalogue_ok(&["consolidate"])?;
+    let out = repo.consolidate()?;
     let tip = repo.rev("main")?;
     assert_ne!(tip, merged);
     assert_eq!(out["command"], "consolidate");
@@ -66,14 +58,7 @@ fn merged_per_issue_refs_consolidate_into_exactly_one_commit_listing_their_artif
     assert_eq!(repo.count(&format!("{merged}..main"))?, 1);
     assert_eq!(repo.parents(&tip)?, vec![merged.clone()]);
     assert_eq!(
-        repo.git(&[
-            "diff-tree",
-            "-r",
-            "--name-only",
-            "--no-commit-id",
-            &merged,
-            &tip
-        ])?,
+        repo.changed_paths(&merged, &tip)?,
         "catalogue/index.md\ncatalogue/manifest.json\n"
     );
 
@@ -103,7 +88,7 @@ fn merged_per_issue_refs_consolidate_into_exactly_one_commit_listing_their_artif
     assert!(repo.exists("main:catalogue/index.md")?);
 
     // Already current: no commit, exit 0, says so.
-    let again = repo.catalogue_ok(&["consolidate"])?;
+    let again = repo.consolidate()?;
     assert_eq!(again["changed"], false);
     assert_eq!(again["commit"], Value::Null);
     assert_eq!(str_field(&again, "tip")?, tip);
@@ -125,24 +110,15 @@ fn the_same_fragments_give_byte_identical_outputs_whatever_order_they_arrived_in
     let record = |repo: &Repo, issue: &str| -> Result<Value> {
         let path = format!("docs/{issue}/out.md");
         let title = format!("Output of #{issue}");
-        repo.catalogue_ok(&[
-            "record",
-            "--direct",
-            "--issue",
-            issue,
-            "--artifact",
-            &path,
-            "--title",
-            &title,
-        ])
+        repo.record_direct_with(issue, &path, &["--title", &title])
     };
     for issue in ["1", "2", "10"] {
         record(&all_at_once, issue)?;
     }
-    all_at_once.catalogue_ok(&["consolidate"])?;
+    all_at_once.consolidate()?;
     for issue in ["10", "1", "2"] {
         record(&one_by_one, issue)?;
-        one_by_one.catalogue_ok(&["consolidate"])?;
+        one_by_one.consolidate()?;
     }
     for file in ["manifest.json", "index.md"] {
         let spec = format!("main:catalogue/{file}");
@@ -179,20 +155,10 @@ fn the_manifest_keeps_every_field_verbatim_and_shows_fragments_without_artifacts
         br#"{"issue": "ABC-12", "artifacts": [{"path": "jira/abc-12.md"}]}"#,
     )?;
     run.expect(0)?;
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
 
     let text = repo.text("main:catalogue/manifest.json")?;
-    for digits in [
-        "12345678901234567890123",
-        "1.50",
-        "0.10",
-        "18446744073709551616",
-    ] {
-        assert!(
-            text.contains(digits),
-            "{digits} was not kept verbatim in:\n{text}"
-        );
-    }
+    assert_full_fixture_numbers_verbatim(&text);
     let manifest: Value = serde_json::from_str(&text)?;
     assert_eq!(
         manifest["fragments"]["empty-run"],
@@ -227,22 +193,13 @@ fn the_manifest_has_one_compact_artifact_per_line_and_a_trailing_newline() -> Re
     for issue in ["1", "2"] {
         let a = format!("docs/{issue}/a.md");
         let b = format!("docs/{issue}/b.md");
-        repo.catalogue_ok(&[
-            "record",
-            "--direct",
-            "--issue",
+        repo.record_direct_with(
             issue,
-            "--artifact",
             &a,
-            "--kind",
-            "x",
-            "--artifact",
-            &b,
-            "--title",
-            "B",
-        ])?;
+            &["--kind", "x", "--artifact", &b, "--title", "B"],
+        )?;
     }
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let text = repo.text("main:catalogue/manifest.json")?;
     assert!(text.ends_with("}\n"), "no trailing newline: {text:?}");
     let manifest: Value = serde_json::from_str(&text)?;
@@ -268,7 +225,7 @@ fn the_manifest_has_one_compact_artifact_per_line_and_a_trailing_newline() -> Re
 fn with_no_fragments_folder_the_manifest_is_empty_and_its_source_is_the_empty_tree() -> Result<()> {
     let repo = Repo::new_bare()?;
     let before = repo.rev("main")?;
-    let out = repo.catalogue_ok(&["consolidate"])?;
+    let out = repo.consolidate()?;
     assert_eq!(out["changed"], true);
     assert_eq!(out["source"], EMPTY_TREE);
     assert_eq!(repo.parents("main")?, vec![before]);
@@ -277,15 +234,14 @@ fn with_no_fragments_folder_the_manifest_is_empty_and_its_source_is_the_empty_tr
     assert_eq!(manifest["fragments"], json!({}));
     assert_eq!(manifest["artifacts"], json!([]));
     assert!(repo.exists("main:catalogue/index.md")?);
-    let again = repo.catalogue_ok(&["consolidate"])?;
+    let again = repo.consolidate()?;
     assert_eq!(again["changed"], false);
     repo.fsck()
 }
 
 #[test]
 fn dry_run_reports_the_change_and_writes_nothing() -> Result<()> {
-    let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
+    let repo = Repo::bare_recorded(&[(1, "a.md")])?;
     let tip = repo.rev("main")?;
     let before = repo.snapshot()?;
     let out = repo.catalogue_ok(&["consolidate", "--dry-run"])?;
@@ -300,10 +256,8 @@ fn dry_run_reports_the_change_and_writes_nothing() -> Result<()> {
 
 #[test]
 fn a_new_fragment_after_consolidation_is_picked_up_by_the_next_one() -> Result<()> {
-    let repo = Repo::new_bare()?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "1", "--artifact", "a.md"])?;
-    repo.catalogue_ok(&["consolidate"])?;
-    repo.catalogue_ok(&["record", "--direct", "--issue", "2", "--artifact", "b.md"])?;
+    let repo = Repo::bare_consolidated(&[(1, "a.md")])?;
+    repo.record_direct(2, "b.md")?;
     let tip = repo.rev("main")?;
     let out = repo.catalogue_ok(&["consolidate", "--message", "Refresh the catalogue"])?;
     assert_eq!(out["changed"], true);
@@ -338,7 +292,7 @@ fn the_manifest_blob_is_written_at_the_level_core_loose_compression_names() -> R
     for level in ["0", "9"] {
         repo.git(&["update-ref", "refs/heads/main", &recorded])?;
         repo.git(&["config", "core.looseCompression", level])?;
-        repo.catalogue_ok(&["consolidate"])?;
+        repo.consolidate()?;
         let id = repo.rev("main:catalogue/manifest.json")?;
         let size: u64 = repo.git(&["cat-file", "-s", &id])?.trim().parse()?;
         let file = repo.loose_object(&id);

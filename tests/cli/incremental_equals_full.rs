@@ -1,4 +1,4 @@
-//! Incremental consolidation (issue 5): only the fragments changed since the
+//! Incremental consolidation (README, Incremental consolidation): only the fragments changed since the
 //! manifest's `source` are read, and the result is byte-identical to a full
 //! rebuild. Each step is checked against `consolidate --full --dry-run`,
 //! which reads every fragment and says whether the committed files differ
@@ -70,6 +70,19 @@ fn assert_current(repo: &Repo) -> Result<()> {
     Ok(())
 }
 
+/// A consolidation that read every fragment, with a note saying why: one
+/// that contains each of `why`.
+fn assert_full_because(out: &Value, why: &[&str]) -> Result<()> {
+    assert_eq!(out["mode"], "full", "{out}");
+    ensure!(
+        out["note"]
+            .as_str()
+            .is_some_and(|n| why.iter().all(|w| n.contains(w))),
+        "{out}"
+    );
+    Ok(())
+}
+
 /// A tiny xorshift generator; the seed is printed so a failure can be replayed.
 struct Rng(u64);
 
@@ -132,7 +145,7 @@ fn random_adds_modifications_deletions_and_renames_are_consolidated_incrementall
         writes.push((fragment_path(key), b));
     }
     commit_changes(&repo, &writes, &[])?;
-    let first = repo.catalogue_ok(&["consolidate"])?;
+    let first = repo.consolidate()?;
     assert_eq!(first["mode"], "full", "{first}");
     assert!(
         first["note"].as_str().is_some(),
@@ -186,7 +199,7 @@ fn random_adds_modifications_deletions_and_renames_are_consolidated_incrementall
             ));
         }
         commit_changes(&repo, &writes, &removes)?;
-        let out = repo.catalogue_ok(&["consolidate"])?;
+        let out = repo.consolidate()?;
         *modes
             .entry(out["mode"].as_str().unwrap_or("?").to_owned())
             .or_insert(0) += 1;
@@ -235,14 +248,8 @@ fn without_a_usable_previous_manifest_every_fragment_is_read_and_the_note_says_w
     let repo = Repo::new_bare()?;
     let one = br#"{"issue": 1, "artifacts": [{"path": "docs/1.md"}]}"#.to_vec();
     commit_changes(&repo, &[(fragment_path("issue-1"), one)], &[])?;
-    let out = repo.catalogue_ok(&["consolidate"])?;
-    assert_eq!(out["mode"], "full", "{out}");
-    ensure!(
-        out["note"]
-            .as_str()
-            .is_some_and(|n| n.contains("manifest.json")),
-        "{out}"
-    );
+    let out = repo.consolidate()?;
+    assert_full_because(&out, &["manifest.json"])?;
 
     // A manifest reformatted by hand: same content, another layout.
     let manifest = repo.json("main:catalogue/manifest.json")?;
@@ -256,12 +263,8 @@ fn without_a_usable_previous_manifest_every_fragment_is_read_and_the_note_says_w
         ],
         &[],
     )?;
-    let out = repo.catalogue_ok(&["consolidate"])?;
-    assert_eq!(out["mode"], "full", "{out}");
-    ensure!(
-        out["note"].as_str().is_some_and(|n| n.contains("laid out")),
-        "{out}"
-    );
+    let out = repo.consolidate()?;
+    assert_full_because(&out, &["laid out"])?;
     assert_current(&repo)?;
 
     // --full reads everything without a note.
@@ -278,18 +281,12 @@ fn without_a_usable_previous_manifest_every_fragment_is_read_and_the_note_says_w
     let four = br#"{"issue": 4, "artifacts": [{"path": "docs/4.md"}]}"#.to_vec();
     commit_changes(&repo, &[(fragment_path("issue-4"), four)], &[])?;
     let shallow = repo.clone_shallow_bare()?;
-    let out = shallow.catalogue_ok(&["consolidate"])?;
-    assert_eq!(out["mode"], "full", "{out}");
-    ensure!(
-        out["note"]
-            .as_str()
-            .is_some_and(|n| n.contains("not in this repository")),
-        "{out}"
-    );
+    let out = shallow.consolidate()?;
+    assert_full_because(&out, &["not in this repository"])?;
     let listed = artifact_paths(&shallow.json("main:catalogue/manifest.json")?)?;
     assert_eq!(listed, ["docs/1.md", "docs/2.md", "docs/3.md", "docs/4.md"]);
     // In the full clone the same step is incremental, and gives the same bytes.
-    let out = repo.catalogue_ok(&["consolidate"])?;
+    let out = repo.consolidate()?;
     assert_eq!(out["mode"], "incremental", "{out}");
     assert_eq!(
         repo.rev("main:catalogue/manifest.json")?,
@@ -308,7 +305,7 @@ fn a_new_fragment_claiming_an_unchanged_fragment_s_path_is_refused_as_a_full_bui
     let repo = Repo::new_bare()?;
     let one = br#"{"artifacts": [{"path": "docs/shared.md"}]}"#.to_vec();
     commit_changes(&repo, &[(fragment_path("issue-1"), one)], &[])?;
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let two = br#"{"artifacts": [{"path": "docs/shared.md"}]}"#.to_vec();
     commit_changes(&repo, &[(fragment_path("issue-2"), two)], &[])?;
     let before = repo.rev("main")?;
@@ -332,7 +329,7 @@ fn a_blobless_clone_fetches_only_the_blobs_it_reads() -> Result<()> {
         writes.push((fragment_path(&format!("issue-{n}")), b.into_bytes()));
     }
     commit_changes(&origin, &writes, &[])?;
-    origin.catalogue_ok(&["consolidate"])?;
+    origin.consolidate()?;
     origin.git(&["config", "uploadpack.allowFilter", "true"])?;
     origin.git(&["config", "uploadpack.allowAnySHA1InWant", "true"])?;
     // Another writer adds a fragment on the remote after the last consolidation.
@@ -374,10 +371,10 @@ fn previous_outputs_the_tool_did_not_write_for_their_source_are_rebuilt_in_full(
             .into_bytes()
     };
     commit_changes(&repo, &[(fragment_path("issue-1"), fragment(1, "A"))], &[])?;
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let first_index = repo.blob("main:catalogue/index.md")?;
     commit_changes(&repo, &[(fragment_path("issue-1"), fragment(1, "B"))], &[])?;
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
 
     // 1. index.md restored from an older commit: rows and layout fit, but it
     // was written for another source (and says "A" where the fragment says "B").
@@ -389,14 +386,8 @@ fn previous_outputs_the_tool_did_not_write_for_their_source_are_rebuilt_in_full(
         ],
         &[],
     )?;
-    let out = repo.catalogue_ok(&["consolidate"])?;
-    assert_eq!(out["mode"], "full", "{out}");
-    ensure!(
-        out["note"]
-            .as_str()
-            .is_some_and(|n| n.contains("index.md") && n.contains("not written with")),
-        "{out}"
-    );
+    let out = repo.consolidate()?;
+    assert_full_because(&out, &["index.md", "not written with"])?;
     assert_current(&repo)?;
     ensure!(
         repo.text("main:catalogue/index.md")?.contains("| B |"),
@@ -420,23 +411,10 @@ fn previous_outputs_the_tool_did_not_write_for_their_source_are_rebuilt_in_full(
         ],
         &[],
     )?;
-    let recorded = repo.catalogue_ok(&[
-        "record",
-        "--direct",
-        "--issue",
-        "4",
-        "--artifact",
-        "docs/4.md",
-    ])?;
+    let recorded = repo.record_direct(4, "docs/4.md")?;
     assert_eq!(recorded["ok"], true, "record builds on it too: {recorded}");
-    let out = repo.catalogue_ok(&["consolidate"])?;
-    assert_eq!(out["mode"], "full", "{out}");
-    ensure!(
-        out["note"]
-            .as_str()
-            .is_some_and(|n| n.contains(&blob) && n.contains("not a tree")),
-        "{out}"
-    );
+    let out = repo.consolidate()?;
+    assert_full_because(&out, &[&blob, "not a tree"])?;
     assert_current(&repo)?;
     assert_eq!(
         artifact_paths(&repo.json("main:catalogue/manifest.json")?)?,
@@ -454,7 +432,7 @@ fn errors_on_the_incremental_path_are_the_errors_of_a_full_rebuild() -> Result<(
     let repo = Repo::new_bare()?;
     let one = br#"{"artifacts": [{"path": "x.md"}]}"#.to_vec();
     commit_changes(&repo, &[(fragment_path("issue-1"), one)], &[])?;
-    repo.catalogue_ok(&["consolidate"])?;
+    repo.consolidate()?;
     let consolidated = repo.rev("main")?;
     let both = |repo: &Repo| -> Result<[Value; 2]> {
         let before = repo.rev("main")?;
@@ -511,12 +489,12 @@ fn an_unchanged_ignored_file_is_warned_about_on_the_incremental_path_too() -> Re
         ],
         &[],
     )?;
-    let first = repo.catalogue_ok(&["consolidate"])?;
+    let first = repo.consolidate()?;
     let warning = json!(["ignoring `catalogue/fragments/README.md`: not a `.json` fragment"]);
     assert_eq!(first["warnings"], warning, "{first}");
     let two = br#"{"artifacts": [{"path": "b.md"}]}"#.to_vec();
     commit_changes(&repo, &[(fragment_path("issue-2"), two)], &[])?;
-    let out = repo.catalogue_ok(&["consolidate"])?;
+    let out = repo.consolidate()?;
     assert_eq!(out["mode"], "incremental", "{out}");
     assert_eq!(out["warnings"], warning, "{out}");
     assert_current(&repo)?;
