@@ -63,7 +63,10 @@ pub struct Found {
 pub fn pending(repo: &Repository, settings: &Settings, remote: Option<&Remote>) -> Result<Found> {
     let mut prefixes = vec![PER_ISSUE_PREFIX.to_owned()];
     let tip = match remote {
-        None => store::ref_target(repo, &settings.branch)?,
+        None => Some(
+            store::ref_target(repo, &settings.branch)?
+                .ok_or_else(|| Error::missing_branch(&settings.branch, None))?,
+        ),
         Some(remote) => {
             let tracking_prefix = remote.tracking_prefix(PER_ISSUE_PREFIX);
             let branch_tracking = remote.tracking_ref(&settings.branch)?;

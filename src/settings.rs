@@ -15,6 +15,36 @@ pub struct Settings {
     pub dir: String,
     /// The branch, e.g. `refs/heads/main`.
     pub branch: FullName,
+    /// Which rule chose the branch.
+    pub branch_source: BranchSource,
+}
+
+/// Which rule chose the branch (docs/format.md, "The branch"), in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BranchSource {
+    /// The caller named it (the command line).
+    Given,
+    /// git config `catalogue.branch`.
+    Config,
+    /// A non-bare repository's `refs/remotes/origin/HEAD`: the remote's default branch.
+    RemoteHead,
+    /// The branch `HEAD` names (a bare clone's default branch, or the one checked out).
+    Head,
+    /// Nothing named a branch: `main`.
+    Default,
+}
+
+impl BranchSource {
+    /// The stable name `--json` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BranchSource::Given => "argument",
+            BranchSource::Config => "config",
+            BranchSource::RemoteHead => "origin/HEAD",
+            BranchSource::Head => "HEAD",
+            BranchSource::Default => "default",
+        }
+    }
 }
 
 /// The folder when neither `--dir` nor `catalogue.dir` says otherwise.
@@ -25,17 +55,25 @@ pub const DEFAULT_BRANCH: &str = "main";
 pub const PER_ISSUE_PREFIX: &str = "refs/heads/catalogue/";
 
 impl Settings {
-    /// Flags first, then git config, then the defaults.
+    /// The values given first, then git config, then what the repository
+    /// says (its remote's default branch, or the branch `HEAD` names), then
+    /// the defaults.
     pub fn resolve(repo: &Repository, dir: Option<&str>, branch: Option<&str>) -> Result<Settings> {
         let dir = dir
             .map(ToOwned::to_owned)
             .or_else(|| store::config_string(repo, "catalogue.dir"))
             .unwrap_or_else(|| DEFAULT_DIR.to_owned());
-        let branch = branch
-            .map(ToOwned::to_owned)
-            .or_else(|| store::config_string(repo, "catalogue.branch"))
-            .unwrap_or_else(|| DEFAULT_BRANCH.to_owned());
-        Settings::new(&dir, &branch)
+        let (branch, branch_source) = match branch {
+            Some(b) => (b.to_owned(), BranchSource::Given),
+            None => match store::config_string(repo, "catalogue.branch") {
+                Some(b) => (b, BranchSource::Config),
+                None => repository_branch(repo)?
+                    .unwrap_or_else(|| (DEFAULT_BRANCH.to_owned(), BranchSource::Default)),
+            },
+        };
+        let mut settings = Settings::new(&dir, &branch)?;
+        settings.branch_source = branch_source;
+        Ok(settings)
     }
 
     /// Validate a folder and a short branch name.
@@ -49,7 +87,11 @@ impl Settings {
             .path(&dir)
         })?;
         let full = branch_ref(branch)?;
-        Ok(Settings { dir, branch: full })
+        Ok(Settings {
+            dir,
+            branch: full,
+            branch_source: BranchSource::Given,
+        })
     }
 
     /// `<dir>/fragments`.
@@ -90,6 +132,22 @@ pub fn branch_ref(branch: &str) -> Result<FullName> {
         )
         .refname(&full)
     })
+}
+
+/// The branch the repository itself names: in a non-bare repository its
+/// remote's default branch (`refs/remotes/origin/HEAD`), else the branch
+/// `HEAD` names (in a bare clone, the remote's default branch).
+fn repository_branch(repo: &Repository) -> Result<Option<(String, BranchSource)>> {
+    if !repo.is_bare() {
+        if let Some(target) = store::symbolic_target(repo, "refs/remotes/origin/HEAD")? {
+            if let Some(name) = target.strip_prefix("refs/remotes/origin/") {
+                return Ok(Some((name.to_owned(), BranchSource::RemoteHead)));
+            }
+        }
+    }
+    Ok(store::symbolic_target(repo, "HEAD")?
+        .and_then(|t| t.strip_prefix("refs/heads/").map(ToOwned::to_owned))
+        .map(|name| (name, BranchSource::Head)))
 }
 
 /// The per-issue ref of a key, `refs/heads/catalogue/<key>`.

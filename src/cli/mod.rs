@@ -22,7 +22,7 @@ pub use args::{Cli, Command};
 use crate::error::{Error, ErrorKind, Result};
 use crate::git::{remote::Remote, store};
 use crate::publish::{Local, Sink};
-use crate::settings::Settings;
+use crate::settings::{BranchSource, Settings};
 
 /// What a command did, for the binary to print.
 #[derive(Debug)]
@@ -112,7 +112,7 @@ pub fn run_with_repo(
     command: &Command,
     matches: &clap::ArgMatches,
 ) -> Result<Report> {
-    match command {
+    let mut report = match command {
         Command::Record(args) => {
             let record = matches.subcommand_matches("record");
             record::run(repo, settings, args, record)
@@ -123,6 +123,38 @@ pub fn run_with_repo(
         Command::Pending(args) => pending::run(repo, settings, args),
         Command::Verify(args) => history::verify(repo, settings, args),
         Command::Repair(args) => history::repair(repo, settings, args),
+    }?;
+    // Which branch, and why: a command that writes says so in words too,
+    // since a repository's own default can differ from what a person expects.
+    report
+        .json
+        .entry("branch")
+        .or_insert_with(|| Value::String(settings.branch.to_string()));
+    report.json.insert(
+        "branch_from".to_owned(),
+        Value::String(settings.branch_source.as_str().to_owned()),
+    );
+    if matches!(
+        command,
+        Command::Record(_) | Command::Consolidate(_) | Command::Repair(_)
+    ) {
+        report.messages.push(format!(
+            "branch {}: {}",
+            settings.branch,
+            branch_rule(settings.branch_source)
+        ));
+    }
+    Ok(report)
+}
+
+/// Why the branch is the one it is, in words.
+fn branch_rule(source: BranchSource) -> &'static str {
+    match source {
+        BranchSource::Given => "given with --branch",
+        BranchSource::Config => "from git config catalogue.branch",
+        BranchSource::RemoteHead => "the remote's default branch (refs/remotes/origin/HEAD)",
+        BranchSource::Head => "the branch HEAD names",
+        BranchSource::Default => "nothing names a branch, so the default, main",
     }
 }
 

@@ -211,7 +211,7 @@ fn read_added(settings: &Settings, src: &std::path::Path, dest: &str) -> Result<
     }
     let meta = std::fs::metadata(src).map_err(|e| {
         Error::new(
-            ErrorKind::Io,
+            missing_is_usage(&e),
             format!("cannot read --add source `{}`: {e}", src.display()),
         )
         .path(src.display())
@@ -259,11 +259,21 @@ fn read_input(path: &Path) -> Result<Vec<u8>> {
     } else {
         buf = std::fs::read(path).map_err(|e| {
             Error::new(
-                ErrorKind::Io,
+                missing_is_usage(&e),
                 format!("cannot read fragment file `{}`: {e}", path.display()),
             )
             .path(path.display())
         })?;
     }
     Ok(buf)
+}
+
+/// A file named on the command line that is not there is bad input (exit 2);
+/// one that is there and cannot be read is an I/O failure (exit 4).
+fn missing_is_usage(e: &std::io::Error) -> ErrorKind {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        ErrorKind::Usage
+    } else {
+        ErrorKind::Io
+    }
 }

@@ -333,12 +333,18 @@ fn a_branch_that_does_not_exist_is_named_by_every_command() -> Result<()> {
             &["verify", "--history", "--branch", "nope"],
             "refs/heads/nope",
         ),
+    ];
+    every_case(cases, |&(args, named)| {
+        assert_refusal(&repo, args, 4, "not_found", &[named]).map(drop)
+    })?;
+    // A revision the user typed that names nothing is bad input, like a bad path.
+    let bad_revisions: &[(&[&str], &str)] = &[
         (&["check", "--rev", "nope"], "nope"),
         (&["list", "--rev", "nope"], "nope"),
         (&["check", "--rev", "main~5"], "main~5"),
     ];
-    every_case(cases, |&(args, named)| {
-        assert_refusal(&repo, args, 4, "not_found", &[named]).map(drop)
+    every_case(bad_revisions, |&(args, named)| {
+        assert_refusal(&repo, args, 2, "usage", &[named]).map(drop)
     })?;
     // The branch named by git config rather than by a flag.
     repo.git(&["config", "catalogue.branch", "gone"])?;

@@ -78,8 +78,9 @@ fn check_names_an_invalid_fragment_and_exits_1() -> Result<()> {
 fn check_of_an_unknown_revision_fails_naming_it() -> Result<()> {
     let repo = Repo::new_bare()?;
     let (status, out) = repo.catalogue_json(&["check", "--rev", "no-such-rev"])?;
-    assert_eq!(status, 4, "{out}");
-    assert_eq!(out["error"]["kind"], "not_found");
+    // Bad input, as README's exit codes say: 2, not 4.
+    assert_eq!(status, 2, "{out}");
+    assert_eq!(out["error"]["kind"], "usage");
     assert!(out["error"].to_string().contains("no-such-rev"), "{out}");
     Ok(())
 }

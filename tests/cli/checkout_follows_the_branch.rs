@@ -136,6 +136,8 @@ fn an_untracked_file_in_the_way_makes_record_direct_refuse() -> Result<()> {
 #[test]
 fn a_direct_record_on_a_branch_not_checked_out_leaves_the_work_tree_alone() -> Result<()> {
     let repo = Repo::new()?;
+    // The catalogue lives on main, whichever branch is checked out.
+    repo.git(&["config", "catalogue.branch", "main"])?;
     repo.git(&["checkout", "-q", "-b", "feature"])?;
     repo.record_direct(1, "a.md")?;
     repo.consolidate()?;

@@ -202,15 +202,28 @@ fn cases() -> Result<Vec<Case>> {
         &[&elsewhere],
     ));
 
+    // A missing file named on the command line is bad input; one that is
+    // there and cannot be read (a folder) is an I/O failure.
     let repo = Repo::bare_consolidated(CATALOGUED)?;
     let missing = repo.scratch().join("missing.md").display().to_string();
     let add = format!("{missing}=docs/m.md");
     cases.push(case(
         repo,
         &["record", "--issue", "2", "--add", &add],
+        2,
+        "usage",
+        &[&missing],
+    ));
+
+    let repo = Repo::bare_consolidated(CATALOGUED)?;
+    std::fs::create_dir_all(repo.scratch())?;
+    let folder = repo.scratch().display().to_string();
+    cases.push(case(
+        repo,
+        &["record", "--issue", "2", "--fragment", &folder],
         4,
         "io",
-        &[&missing],
+        &[&folder],
     ));
 
     let repo = Repo::bare_consolidated(CATALOGUED)?;

@@ -10,6 +10,7 @@
 
 mod support;
 
+mod branch_from_the_repository;
 mod broken_repositories;
 mod check_and_list_only_read;
 mod checkout_follows_the_branch;

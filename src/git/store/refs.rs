@@ -34,8 +34,10 @@ pub fn unborn_head_names(repo: &Repository, branch: &FullName) -> Result<bool> {
 /// Resolve a revision the way git does (`main~2`, a hex id, a tag) to a commit.
 pub fn resolve_commit(repo: &Repository, rev: &str) -> Result<ObjectId> {
     let id = repo.rev_parse_single(rev).map_err(|e| {
+        // A revision the user typed that names nothing is bad input, as a
+        // bad path is: exit 2, not a failure of the repository.
         Error::new(
-            ErrorKind::NotFound,
+            ErrorKind::Usage,
             format!("revision `{rev}` not found: {}", describe_gix(&e)),
         )
         .commit(rev)
@@ -45,7 +47,7 @@ pub fn resolve_commit(repo: &Repository, rev: &str) -> Result<ObjectId> {
         .map_err(|e| Error::git(format!("could not read object {id}"), &e).commit(id))?;
     let commit = object.peel_to_commit().map_err(|e| {
         Error::new(
-            ErrorKind::NotFound,
+            ErrorKind::Usage,
             format!("revision `{rev}` is not a commit: {}", describe_gix(&e)),
         )
         .commit(rev)
@@ -75,4 +77,17 @@ impl Expected {
             Expected::At(id) => Some(id),
         }
     }
+}
+
+/// Where the symbolic ref `name` (`HEAD`, `refs/remotes/origin/HEAD`) points,
+/// as a full ref name, whether or not that ref exists yet; `None` when
+/// `name` does not exist or is not symbolic (a detached `HEAD`).
+pub fn symbolic_target(repo: &Repository, name: &str) -> Result<Option<String>> {
+    let reference = repo
+        .try_find_reference(name)
+        .map_err(|e| Error::git(format!("could not read ref {name}"), &e).refname(name))?;
+    Ok(reference.and_then(|r| match r.target() {
+        gix::refs::TargetRef::Symbolic(target) => Some(target.as_bstr().to_string()),
+        gix::refs::TargetRef::Object(_) => None,
+    }))
 }
