@@ -19,7 +19,7 @@
 //! | layer | what it is |
 //! | --- | --- |
 //! | [`cli`] | the only code that knows clap, flag names, the report sentences, JSON shapes and exit codes |
-//! | [`record`], [`consolidate`], [`inspect`], [`pending`], [`history`] | the operations, in the library's words, returning data |
+//! | [`record`], [`consolidate`], [`inspect`], [`gate`], [`pending`], [`history`] | the operations, in the library's words, returning data |
 //! | [`catalogue`] | a tree's catalogue: build both files, what changed since the manifest's `source`, what is stale |
 //! | [`settings`] | where the catalogue lives: folder and branch |
 //! | [`publish`] | compare-and-swap, sinks, the retry loop and the one commit step |
@@ -44,6 +44,7 @@ pub mod cli;
 pub mod consolidate;
 pub mod core;
 pub mod error;
+pub mod gate;
 pub mod git;
 pub mod history;
 pub mod inspect;

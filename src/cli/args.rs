@@ -118,6 +118,13 @@ pub struct CheckArgs {
     /// Only validate the fragments (valid, no duplicate paths); ignore manifest and index.
     #[arg(long)]
     pub fragments_only: bool,
+    /// Judge a pull request: list what --rev (default HEAD) adds, changes or removes since
+    /// it left BASE, and whether merging it onto BASE keeps the catalogue consistent.
+    #[arg(long, value_name = "BASE", conflicts_with = "fragments_only")]
+    pub base: Option<String>,
+    /// With --base: append the summary as Markdown to FILE (e.g. "$GITHUB_STEP_SUMMARY").
+    #[arg(long, value_name = "FILE", requires = "base")]
+    pub summary: Option<PathBuf>,
 }
 
 /// `list`: the catalogue of a revision.

@@ -12,6 +12,9 @@ use crate::settings::Settings;
 
 /// `git catalogue check`.
 pub fn check(repo: &gix::Repository, settings: &Settings, args: &CheckArgs) -> Result<Report> {
+    if let Some(base) = &args.base {
+        return super::gate::run(repo, settings, base, args);
+    }
     let commit = inspect::target_commit(repo, settings, args.rev.as_deref())?;
     let found = inspect::check(repo, settings, commit, args.fragments_only)?;
     let mut report = Report::new("check");

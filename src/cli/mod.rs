@@ -11,6 +11,7 @@ pub mod progress;
 
 mod check;
 mod consolidate;
+mod gate;
 mod history;
 mod pending;
 mod record;

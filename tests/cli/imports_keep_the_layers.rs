@@ -32,6 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "record.rs",
             "consolidate.rs",
             "inspect.rs",
+            "gate.rs",
             "pending.rs",
             "history/",
         ],

@@ -24,6 +24,7 @@ mod incremental_equals_full;
 mod index_page_cannot_be_broken;
 mod many_clones_lose_nothing;
 mod pending_lists_unmerged_refs;
+mod pull_request_gate;
 mod push_builds_on_the_remote_tip;
 mod record_writes_one_fragment;
 mod refuses_bad_input;
