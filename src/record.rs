@@ -17,18 +17,21 @@ use crate::core::fragment::Fragment;
 use crate::core::key::FragmentKey;
 use crate::core::manifest::DuplicatePath;
 use crate::core::render::Old;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::git::store::{self, FragmentBlob, ReadError, TreeChange};
 use crate::publish::{self, commit_step, Expected, Sink, Step, Write};
 use crate::settings::{self, Settings};
 
-/// A local file to commit alongside the fragment.
-#[derive(Clone, Debug)]
+/// A local file to commit alongside the fragment, opened once: every
+/// attempt reads the same file, from its start, never a path again.
+#[derive(Debug)]
 pub struct AddedFile {
     /// Repository-relative destination (also an artifact path).
     pub dest: String,
-    /// Its content.
-    pub data: Vec<u8>,
+    /// The open file.
+    pub file: std::fs::File,
+    /// Its size when it was opened.
+    pub size: u64,
     /// Whether the source was executable.
     pub executable: bool,
 }
@@ -83,7 +86,16 @@ pub fn record(
         settings::per_issue_ref(key)?
     };
     let fragment_path = settings.fragment_path(key);
-    let fragment_bytes = req.fragment.to_bytes();
+    // What is written is what every reader judges: the pretty-printed
+    // bytes, not the caller's compact input, must be within the limit.
+    let fragment_bytes = req.fragment.to_written_bytes().map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidFragment,
+            format!("fragment `{key}` cannot be recorded: {e}"),
+        )
+        .key(key)
+        .path(&fragment_path)
+    })?;
     let published = publish::with_retries(req.retries, &target, |_| {
         // A new per-issue ref starts from the branch; otherwise build on the ref itself.
         let mut refs = vec![&target];
@@ -144,7 +156,7 @@ pub fn record(
                     } else {
                         EntryKind::Blob
                     },
-                    id: store::write_blob(repo, &file.data, &file.dest)?,
+                    id: store::write_file(repo, &file.file, file.size, &file.dest)?,
                 });
             }
             Ok(changes)

@@ -4,7 +4,7 @@
 use gix::{refs::FullName, Repository};
 
 use crate::core::key::FragmentKey;
-use crate::core::path::validate_path;
+use crate::core::path::validate_written_path;
 use crate::error::{Error, ErrorKind, Result};
 use crate::git::store;
 
@@ -79,7 +79,7 @@ impl Settings {
     /// Validate a folder and a short branch name.
     pub fn new(dir: &str, branch: &str) -> Result<Settings> {
         let dir = dir.trim_end_matches('/').to_owned();
-        validate_path(&dir).map_err(|e| {
+        validate_written_path(&dir).map_err(|e| {
             Error::new(
                 ErrorKind::Usage,
                 format!("invalid catalogue folder `{dir}`: {e}"),

@@ -9,10 +9,11 @@ use serde_json::{json, Map, Value};
 use super::args::{ArtifactSource, ArtifactSpec, RecordArgs};
 use super::{obj, of_remote, retries_note, sink, Report};
 use crate::catalogue;
+use crate::core::fragment::MAX_FRAGMENT_BYTES;
 use crate::core::fragment::{Fragment, FragmentError};
 use crate::core::key::FragmentKey;
 use crate::core::manifest::Manifest;
-use crate::core::path::{is_gitmodules, validate_path};
+use crate::core::path::validate_written_path;
 use crate::error::{Error, ErrorKind, Result};
 use crate::inspect::issue_is;
 use crate::record::{self, AddedFile, Request};
@@ -182,26 +183,17 @@ fn invalid(what: &str, origin: impl FnOnce(Error) -> Error, err: FragmentError) 
     }
 }
 
-fn read_added(settings: &Settings, src: &std::path::Path, dest: &str) -> Result<AddedFile> {
-    validate_path(dest).map_err(|e| {
+/// The largest `--add` file: forges refuse a file over 100 MB in a push.
+pub const MAX_ADD_BYTES: u64 = 100 << 20;
+
+fn read_added(settings: &Settings, src: &Path, dest: &str) -> Result<AddedFile> {
+    validate_written_path(dest).map_err(|e| {
         Error::new(
             ErrorKind::InvalidPath,
             format!("invalid --add destination `{}`: {e}", dest.escape_debug()),
         )
         .path(dest)
     })?;
-    if let Some(segment) = dest.split('/').find(|s| is_gitmodules(s)) {
-        return Err(Error::new(
-            ErrorKind::InvalidPath,
-            format!(
-                "invalid --add destination `{}`: git reads `{}` as `.gitmodules`, the submodule \
-                 configuration that `git fsck` and forges parse and refuse when hostile; an artifact is never one",
-                dest.escape_debug(),
-                segment.escape_debug()
-            ),
-        )
-        .path(dest));
-    }
     if dest == settings.dir || dest.starts_with(&format!("{}/", settings.dir)) {
         return Err(Error::new(
             ErrorKind::InvalidPath,
@@ -209,27 +201,56 @@ fn read_added(settings: &Settings, src: &std::path::Path, dest: &str) -> Result<
         )
         .path(dest));
     }
-    let meta = std::fs::metadata(src).map_err(|e| {
+    let refuse = |why: String| {
         Error::new(
-            missing_is_usage(&e),
-            format!("cannot read --add source `{}`: {e}", src.display()),
+            ErrorKind::Usage,
+            format!("--add source `{}` {why}", src.display()),
         )
         .path(src.display())
-    })?;
-    if !meta.is_file() {
-        return Err(Error::new(
-            ErrorKind::Usage,
-            format!("--add source `{}` is not a regular file", src.display()),
-        )
-        .path(src.display()));
+    };
+    // A symlink's target is never read: a producer's output folder must not
+    // be able to point `--add` at a secret (a key, /proc/self/environ) and
+    // have it committed. A relative source is checked at every folder of
+    // its path, the file itself when it is opened.
+    if src.is_relative() {
+        let mut prefix = std::path::PathBuf::new();
+        for part in src.components() {
+            prefix.push(part);
+            if std::fs::symlink_metadata(&prefix).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(refuse(format!(
+                    "goes through the symbolic link `{}`; git-catalogue never follows one",
+                    prefix.display()
+                )));
+            }
+        }
     }
-    let data = std::fs::read(src).map_err(|e| {
+    let file = open_no_follow(src).map_err(|e| {
+        if is_symlink_error(&e) {
+            refuse("is a symbolic link; git-catalogue never reads what one points to".to_owned())
+        } else {
+            Error::new(
+                missing_is_usage(&e),
+                format!("cannot read --add source `{}`: {e}", src.display()),
+            )
+            .path(src.display())
+        }
+    })?;
+    let meta = file.metadata().map_err(|e| {
         Error::new(
             ErrorKind::Io,
             format!("cannot read --add source `{}`: {e}", src.display()),
         )
         .path(src.display())
     })?;
+    if !meta.is_file() {
+        return Err(refuse("is not a regular file".to_owned()));
+    }
+    if meta.len() > MAX_ADD_BYTES {
+        return Err(refuse(format!(
+            "is {} bytes, over the limit of {MAX_ADD_BYTES} (forges refuse larger files)",
+            meta.len()
+        )));
+    }
     #[cfg(unix)]
     let executable = {
         use std::os::unix::fs::PermissionsExt;
@@ -239,31 +260,82 @@ fn read_added(settings: &Settings, src: &std::path::Path, dest: &str) -> Result<
     let executable = false;
     Ok(AddedFile {
         dest: dest.to_owned(),
-        data,
+        size: meta.len(),
+        file,
         executable,
     })
 }
 
-/// The bytes of `--fragment FILE`, or stdin for `-`.
+/// Open a file for reading without following a symlink at its last step
+/// (`O_NOFOLLOW`), so that what was checked is what is read.
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path)
+}
+
+/// Whether opening failed because the last step is a symlink (`ELOOP`).
+fn is_symlink_error(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// The bytes of `--fragment FILE`, or stdin for `-`, read only to the
+/// fragment limit and one byte more: an endless or huge input is refused
+/// without holding it.
 fn read_input(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
+    let limit = MAX_FRAGMENT_BYTES as u64;
     let mut buf = Vec::new();
-    if path.as_os_str() == "-" {
-        std::io::stdin().read_to_end(&mut buf).map_err(|e| {
-            Error::new(
-                ErrorKind::Io,
-                format!("cannot read the fragment from stdin: {e}"),
-            )
-            .path("-")
-        })?;
+    let (name, read) = if path.as_os_str() == "-" {
+        (
+            "-".to_owned(),
+            std::io::stdin()
+                .lock()
+                .take(limit + 1)
+                .read_to_end(&mut buf),
+        )
     } else {
-        buf = std::fs::read(path).map_err(|e| {
-            Error::new(
-                missing_is_usage(&e),
-                format!("cannot read fragment file `{}`: {e}", path.display()),
+        let name = path.display().to_string();
+        let read = open_no_follow(path).and_then(|f| f.take(limit + 1).read_to_end(&mut buf));
+        (name, read)
+    };
+    read.map_err(|e| {
+        let (kind, what) = if is_symlink_error(&e) {
+            (
+                ErrorKind::Usage,
+                "it is a symbolic link, which git-catalogue never follows".to_owned(),
             )
-            .path(path.display())
-        })?;
+        } else {
+            (missing_is_usage(&e), e.to_string())
+        };
+        let source = if name == "-" {
+            "the fragment from stdin".to_owned()
+        } else {
+            format!("fragment file `{name}`")
+        };
+        Error::new(kind, format!("cannot read {source}: {what}")).path(&name)
+    })?;
+    if buf.len() as u64 > limit {
+        return Err(Error::new(
+            ErrorKind::InvalidFragment,
+            format!(
+                "invalid --fragment `{name}`: it is larger than the limit of {limit} bytes (read stopped there)"
+            ),
+        )
+        .path(&name));
     }
     Ok(buf)
 }

@@ -109,6 +109,17 @@ impl Fragment {
         bytes.push(b'\n');
         bytes
     }
+
+    /// [`Fragment::to_bytes`], refused when the result is over
+    /// [`MAX_FRAGMENT_BYTES`]: a fragment is written only when every reader
+    /// will accept what was written.
+    pub fn to_written_bytes(&self) -> Result<Vec<u8>, FragmentError> {
+        let bytes = self.to_bytes();
+        if bytes.len() > MAX_FRAGMENT_BYTES {
+            return Err(FragmentError::TooLarge { size: bytes.len() });
+        }
+        Ok(bytes)
+    }
 }
 
 /// Parse a JSON text the way fragments are read: numbers kept exactly as written

@@ -22,6 +22,17 @@ pub enum PathError {
     ControlCharacter,
     /// The path holds a backslash, which is a separator on Windows.
     Backslash,
+    /// A file written there would be `.gitmodules`, which git parses as
+    /// submodule configuration (in any spelling git treats as it).
+    GitModules {
+        /// The segment git reads as `.gitmodules`.
+        segment: String,
+    },
+    /// A segment is longer than file systems take as one name.
+    NameTooLong {
+        /// Its length in bytes.
+        bytes: usize,
+    },
     /// git refuses a segment of the path (`.git`, a Windows device name, ...).
     Refused {
         /// The refused segment.
@@ -44,6 +55,17 @@ impl fmt::Display for PathError {
                 f.write_str("the path holds a NUL or other control character")
             }
             PathError::Backslash => f.write_str("the path holds a backslash"),
+            PathError::GitModules { segment } => write!(
+                f,
+                "git reads `{}` as `.gitmodules`, the submodule configuration that `git fsck` and \
+                 forges parse and refuse when hostile; nothing git-catalogue writes is one",
+                segment.escape_debug()
+            ),
+            PathError::NameTooLong { bytes } => write!(
+                f,
+                "a segment is {bytes} bytes long; file systems take at most {MAX_NAME_BYTES} \
+                 bytes as one name, so no checkout could hold it"
+            ),
             PathError::Refused { segment, reason } => write!(
                 f,
                 "git refuses the path segment `{}`: {reason}",
@@ -103,13 +125,38 @@ pub fn validate_path(path: &str) -> Result<(), PathError> {
     Ok(())
 }
 
+/// The longest name one path segment may have where a file is written:
+/// ext4, XFS, APFS and NTFS take at most 255 bytes (or UTF-16 units).
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Check a path where git-catalogue writes a file or a folder (an `--add`
+/// destination, the catalogue folder): the rules of [`validate_path`], and
+/// no segment that git reads as `.gitmodules` or that no file system takes
+/// as a name, so that every checkout of the branch can hold what was written.
+pub fn validate_written_path(path: &str) -> Result<(), PathError> {
+    validate_path(path)?;
+    for segment in path.split('/') {
+        if is_gitmodules(segment) {
+            return Err(PathError::GitModules {
+                segment: segment.to_owned(),
+            });
+        }
+        if segment.len() > MAX_NAME_BYTES {
+            return Err(PathError::NameTooLong {
+                bytes: segment.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Whether a path segment is `.gitmodules` in any spelling git treats as it
 /// (any case, `gitmod~1`, trailing dots or spaces, `::$DATA`, HFS+-ignored
 /// code points). `--add` writes a file there, unlike `--artifact`, which only
 /// names a path: a `.gitmodules` blob at any depth is parsed by `git fsck`
 /// (a hostile URL fails it, and forges refuse the push). gix knows every
 /// disguise, but reports them only for a symlink, so ask it as for one.
-pub fn is_gitmodules(segment: &str) -> bool {
+fn is_gitmodules(segment: &str) -> bool {
     use gix::validate::path::component::{Error, Mode, Options};
     let options = Options {
         protect_windows: false,
@@ -120,4 +167,44 @@ pub fn is_gitmodules(segment: &str) -> bool {
         gix::validate::path::component(segment.into(), Some(Mode::Symlink), options),
         Err(Error::SymlinkedGitModules)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_path_refuses_gitmodules_in_every_disguise_and_overlong_names() {
+        for path in [
+            ".gitmodules",
+            ".GitModules",
+            "gitmod~1",
+            "a/.gitmodules",
+            ".gitmodules .",
+            "a/.gitmodules.",
+        ] {
+            assert!(
+                matches!(
+                    validate_written_path(path),
+                    Err(PathError::GitModules { .. })
+                ),
+                "{path:?}: {:?}",
+                validate_written_path(path)
+            );
+            // Only named, not written: an artifact path may say it.
+            assert!(
+                validate_path(path).is_ok() || path.ends_with('.'),
+                "{path:?}"
+            );
+        }
+        let long = "x".repeat(MAX_NAME_BYTES + 1);
+        assert_eq!(
+            validate_written_path(&format!("docs/{long}.md")),
+            Err(PathError::NameTooLong {
+                bytes: MAX_NAME_BYTES + 4
+            })
+        );
+        let longest = "x".repeat(MAX_NAME_BYTES);
+        assert_eq!(validate_written_path(&format!("docs/{longest}")), Ok(()));
+    }
 }

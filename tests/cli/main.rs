@@ -28,6 +28,7 @@ mod pull_request_gate;
 mod push_builds_on_the_remote_tip;
 mod record_writes_one_fragment;
 mod refuses_bad_input;
+mod refuses_what_an_attacker_sends;
 mod refuses_what_git_refuses;
 mod survives_being_killed;
 mod works_wherever_git_works;

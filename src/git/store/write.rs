@@ -55,6 +55,68 @@ pub fn write_blob(repo: &Repository, data: &[u8], path: &str) -> Result<ObjectId
         .map_err(|e| Error::git(format!("could not write the blob for `{path}`"), &e).path(path))
 }
 
+/// Write the open file `file` as a blob of exactly `size` bytes, streamed
+/// from the start of the file through the compressor: memory stays small
+/// whatever the size. A file that grew or shrank since `size` was taken is
+/// an error, so the blob is always what its header says.
+pub fn write_file(
+    repo: &Repository,
+    file: &std::fs::File,
+    size: u64,
+    path: &str,
+) -> Result<ObjectId> {
+    use std::io::{Read as _, Seek as _};
+    let io_error = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Io,
+            format!("could not read the file for `{path}`: {e}"),
+        )
+        .path(path)
+    };
+    let mut handle = file.try_clone().map_err(io_error)?;
+    handle.seek(std::io::SeekFrom::Start(0)).map_err(io_error)?;
+    let mut exact = Exact {
+        inner: handle.take(size),
+        left: size,
+    };
+    use gix::objs::Write as _;
+    // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::git::signals`).
+    let id = signals::held(|| {
+        repo.objects
+            .write_stream(gix::objs::Kind::Blob, size, &mut exact)
+    })
+    .map_err(|e| Error::git(format!("could not write the blob for `{path}`"), &e).path(path))?;
+    let mut more = [0u8; 1];
+    if exact.inner.into_inner().read(&mut more).map_err(io_error)? != 0 {
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("the file for `{path}` grew while it was read; nothing was committed"),
+        )
+        .path(path));
+    }
+    Ok(id)
+}
+
+/// A reader that must give exactly the bytes it was told of.
+struct Exact<R> {
+    inner: std::io::Take<R>,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was read",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// The id `data` would have as a blob, without writing it.
 pub fn blob_id(repo: &Repository, data: &[u8]) -> Result<ObjectId> {
     gix::objs::compute_hash(repo.object_hash(), gix::objs::Kind::Blob, data)
