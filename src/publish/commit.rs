@@ -1,10 +1,11 @@
 //! The one commit step every writer uses: `record`, `consolidate` and
 //! `repair` each decide what to write, and this writes it.
 //!
-//! In order: find the work tree that follows the ref, refuse local changes
-//! to the paths written, refuse paths that cross a file of the tree, write
-//! the objects, the tree and the commit, swap the ref, and bring the work
-//! tree along. Objects are written before the ref that makes them reachable,
+//! In order: find every work tree that follows the ref (the main one and
+//! each linked one with it checked out), refuse local changes to the paths
+//! written in any of them, refuse paths that cross a file of the tree, write
+//! the objects, the tree and the commit, swap the ref, and bring each of
+//! those work trees along. Objects are written before the ref that makes them reachable,
 //! so a process killed at any instant leaves every ref on a complete commit.
 
 use gix::{refs::FullName, ObjectId, Repository};
@@ -46,8 +47,9 @@ pub struct Write<'a> {
 pub struct Committed {
     /// The new commit; `None` when `skip_unchanged` found nothing to change.
     pub commit: Option<ObjectId>,
-    /// A work tree that could not follow the ref (the commit is safe).
-    pub warning: Option<String>,
+    /// One line per work tree that could not follow the ref (the commit is
+    /// safe); empty when every checkout of it followed.
+    pub warning: Vec<String>,
 }
 
 /// Write and publish `write`, the objects of its changes coming from
@@ -59,8 +61,8 @@ pub fn commit_step(
     write: Write<'_>,
     objects: impl FnOnce() -> Result<Vec<TreeChange>>,
 ) -> Result<Step<Committed>> {
-    let checkout = sink.checkout(repo, write.target)?;
-    if let Some(c) = &checkout {
+    let checkouts = sink.checkouts(repo, write.target)?;
+    for c in &checkouts {
         c.ensure_clean(&write.paths)?;
     }
     let placed: Vec<&str> = write.paths.iter().map(String::as_str).collect();
@@ -84,7 +86,10 @@ pub fn commit_step(
         let old = write.parent.unwrap_or_else(|| store::empty_tree(repo));
         Ok(Committed {
             commit: Some(commit),
-            warning: checkout.and_then(|c| follow(&c, old, commit)),
+            warning: checkouts
+                .iter()
+                .filter_map(|c| follow(c, old, commit))
+                .collect(),
         })
     })
 }

@@ -46,9 +46,11 @@ pub trait Sink {
         lease: bool,
     ) -> Result<Cas>;
 
-    /// The work tree that must follow when `name` moves: only a local write
-    /// moves a ref that may be checked out here.
-    fn checkout(&self, repo: &Repository, name: &FullName) -> Result<Option<Checkout>>;
+    /// The work trees that must follow when `name` moves: every work tree of
+    /// the repository (main or linked) with it checked out, for a local
+    /// write; none for a remote's, which moves no ref checked out here.
+    /// An error when one holds `name` but could not follow.
+    fn checkouts(&self, repo: &Repository, name: &FullName) -> Result<Vec<Checkout>>;
 
     /// The remote's name, when pushing.
     fn remote_name(&self) -> Option<&str>;
@@ -83,8 +85,8 @@ impl Sink for Local {
         compare_and_swap(repo, name, expected, new, log_message)
     }
 
-    fn checkout(&self, repo: &Repository, name: &FullName) -> Result<Option<Checkout>> {
-        worktree::checkout_of(repo, name)
+    fn checkouts(&self, repo: &Repository, name: &FullName) -> Result<Vec<Checkout>> {
+        worktree::checkouts_of(repo, name)
     }
 
     fn remote_name(&self) -> Option<&str> {
@@ -131,9 +133,10 @@ impl Sink for Remote {
         if let Ok(tracking) = self.tracking_ref(name) {
             let _ = compare_and_swap(repo, &tracking, expected, new, log_message);
         }
-        // A local ref that is absent, or still where the remote was, follows.
+        // A local ref that is absent, or still where the remote was, follows,
+        // unless some work tree (main or linked) has it checked out.
         if let Ok(local) = store::ref_target(repo, name) {
-            let checked_out = !matches!(worktree::checkout_of(repo, name), Ok(None));
+            let checked_out = !matches!(worktree::checkouts_of(repo, name), Ok(v) if v.is_empty());
             if (local.is_none() || local == expected.as_option()) && !checked_out {
                 let _ =
                     compare_and_swap(repo, name, Expected::from_option(local), new, log_message);
@@ -142,8 +145,8 @@ impl Sink for Remote {
         Ok(Cas::Updated)
     }
 
-    fn checkout(&self, _repo: &Repository, _name: &FullName) -> Result<Option<Checkout>> {
-        Ok(None)
+    fn checkouts(&self, _repo: &Repository, _name: &FullName) -> Result<Vec<Checkout>> {
+        Ok(Vec::new())
     }
 
     fn remote_name(&self) -> Option<&str> {
