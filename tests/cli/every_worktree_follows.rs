@@ -94,6 +94,8 @@ fn assert_an_ordinary_commit_keeps_the_catalogue(repo: &Repo, dir: &Path) -> Res
 /// linked work tree's folder.
 fn main_in_a_linked_work_tree() -> Result<(Repo, PathBuf)> {
     let repo = Repo::new()?.with_consolidated(&[(1, "docs/a.md")])?;
+    // The catalogue lives on main, whichever branch this work tree has.
+    repo.git(&["config", "catalogue.branch", "main"])?;
     repo.git(&["checkout", "-q", "-b", "elsewhere"])?;
     let w = add_linked(&repo, &[], &["main"])?;
     Ok((repo, w))
@@ -180,6 +182,8 @@ fn an_untracked_file_in_a_linked_work_tree_makes_record_direct_refuse_naming_it(
 #[test]
 fn run_from_a_linked_work_tree_the_main_work_tree_follows() -> Result<()> {
     let repo = Repo::new()?.with_consolidated(&[(1, "docs/a.md")])?;
+    // The catalogue lives on main, whichever branch the linked work tree has.
+    repo.git(&["config", "catalogue.branch", "main"])?;
     let w = add_linked(&repo, &["-b", "side"], &[])?;
     let side = repo.rev("side")?;
     repo.catalogue_in(
