@@ -17,8 +17,8 @@ use gix::{
 
 use super::retry::{Loss, Step};
 use crate::error::{describe_gix, Error, ErrorKind, Result};
-use crate::git::signals;
 pub use crate::git::store::Expected;
+use crate::git::{signals, store};
 
 /// How a compare-and-swap ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +60,9 @@ pub fn compare_and_swap(
     new: ObjectId,
     log_message: &str,
 ) -> Result<Cas> {
+    if expected == Expected::Absent {
+        store::refuse_clash(repo, name)?;
+    }
     let previous = match expected {
         Expected::Absent => PreviousValue::MustNotExist,
         Expected::At(id) => PreviousValue::MustExistAndMatch(Target::Object(id)),
@@ -97,6 +100,10 @@ pub fn compare_and_swap(
     if matches!(expected, Expected::At(_)) && err.is_not_found() {
         // Deleted between our read and our write: also a lost race.
         return Ok(Cas::Moved { actual: None });
+    }
+    if expected == Expected::Absent {
+        // A clashing ref made while we were writing.
+        store::refuse_clash(repo, name)?;
     }
     if err.is_retryable() {
         return Err(lock_error(repo, name, &err));

@@ -18,6 +18,7 @@ mod concurrent_writers_lose_nothing;
 mod consolidate_rebuilds_outputs;
 mod every_error_is_one_json_object;
 mod every_worktree_follows;
+mod found_as_git_finds_it;
 mod fragment_data_kept_verbatim;
 mod history_verified_and_repaired;
 mod imports_keep_the_layers;
