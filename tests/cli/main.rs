@@ -17,6 +17,7 @@ mod concurrent_writers_lose_nothing;
 mod consolidate_rebuilds_outputs;
 mod every_error_is_one_json_object;
 mod fragment_data_kept_verbatim;
+mod history_as_it_is;
 mod history_verified_and_repaired;
 mod imports_keep_the_layers;
 mod incremental_equals_full;
