@@ -148,6 +148,9 @@ pub struct VerifyArgs {
     /// Check only the commits after REV on the first-parent line (REV..branch), e.g. the adoption commit.
     #[arg(long, value_name = "REV")]
     pub since: Option<String>,
+    /// The range form, `REV..` or `REV..TIP`: as --since REV, walking from TIP instead of the branch.
+    #[arg(value_name = "RANGE", conflicts_with = "since")]
+    pub range: Option<String>,
     #[command(flatten)]
     pub deepen: DeepenArgs,
 }

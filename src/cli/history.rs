@@ -20,8 +20,12 @@ pub fn verify(repo: &gix::Repository, settings: &Settings, args: &VerifyArgs) ->
     }
     let mut report = Report::new("verify");
     let deepened = deepen(repo, settings, &args.deepen, None, &mut report)?;
-    let opts = VerifyOptions {
-        since: args.since.clone(),
+    let opts = match &args.range {
+        None => VerifyOptions {
+            since: args.since.clone(),
+            tip: None,
+        },
+        Some(range) => parse_range(range)?,
     };
     let found = history::verify(repo, settings, &opts, &mut Terminal::new())?;
     let cut = shallow_warning(repo, settings, &found.boundary, None, "checked");
@@ -51,7 +55,9 @@ pub fn verify(repo: &gix::Repository, settings: &Settings, args: &VerifyArgs) ->
         found.problems.len(),
         found.checked,
         found.skipped,
-        settings.branch,
+        opts.tip
+            .clone()
+            .unwrap_or_else(|| settings.branch.as_bstr().to_string()),
         found
             .since
             .map(|c| format!(" after {c}"))
@@ -167,6 +173,25 @@ pub fn repair(repo: &gix::Repository, settings: &Settings, args: &RepairArgs) ->
         "attempts": out.attempts,
     }));
     Ok(report)
+}
+
+/// `REV..` or `REV..TIP` (a symmetric `...` range means nothing here).
+fn parse_range(range: &str) -> Result<VerifyOptions> {
+    let bad = || {
+        Error::new(
+            ErrorKind::Usage,
+            format!("range `{range}` must be REV.. or REV..TIP"),
+        )
+        .commit(range)
+    };
+    let (since, tip) = range.split_once("..").ok_or_else(bad)?;
+    if since.is_empty() || tip.starts_with('.') || tip.contains("..") {
+        return Err(bad());
+    }
+    Ok(VerifyOptions {
+        since: Some(since.to_owned()),
+        tip: (!tip.is_empty()).then(|| tip.to_owned()),
+    })
 }
 
 fn ids(commits: &[gix::ObjectId]) -> Vec<String> {

@@ -77,7 +77,7 @@ pub fn entry_issue(entry: &Map<String, Value>) -> Option<u64> {
 /// The recovery fragment key of an entry: `issue-<N>` (or
 /// `issue-<N>-recovered` when `issue-<N>` exists at the tip), else
 /// `recovered-<short>` where `short` abbreviates the commit that dropped it
-/// (the tip for migrated entries).
+/// (the tip for entries still in its manifest).
 pub fn recovery_key(issue: Option<u64>, tip_has: impl Fn(&str) -> bool, short: &str) -> String {
     match issue {
         Some(n) if tip_has(&format!("issue-{n}")) => format!("issue-{n}-recovered"),

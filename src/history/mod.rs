@@ -80,6 +80,9 @@ pub struct VerifyOptions {
     /// Check only the commits after this one on the first-parent line
     /// (`since..branch`): a revision, e.g. the adoption commit.
     pub since: Option<String>,
+    /// Walk from this revision instead of the branch tip (the `TIP` of a
+    /// `REV..TIP` range).
+    pub tip: Option<String>,
 }
 
 /// What `verify --history` found.
@@ -114,7 +117,7 @@ fn reachable_from(
     since: ObjectId,
     rev: &str,
     tip: ObjectId,
-    branch: &gix::refs::FullName,
+    walked: &str,
 ) -> Result<std::collections::HashSet<ObjectId>> {
     let in_history = since == tip
         || repo
@@ -123,10 +126,10 @@ fn reachable_from(
     if !in_history {
         return Err(Error::new(
             ErrorKind::Usage,
-            format!("revision `{rev}` ({since}) is not in the history of {branch}"),
+            format!("revision `{rev}` ({since}) is not in the history of {walked}"),
         )
         .commit(since)
-        .refname(branch));
+        .refname(walked));
     }
     let mut seen = std::collections::HashSet::new();
     for info in repo.rev_walk([since]).all().map_err(walk_error)? {
@@ -135,21 +138,27 @@ fn reachable_from(
     Ok(seen)
 }
 
-/// Walk the branch's first-parent history and check every catalogue change
-/// (after `opts.since` only, when given).
+/// Walk the branch's first-parent history (or `opts.tip`'s) and check every
+/// catalogue change (after `opts.since` only, when given).
 pub fn verify(
     repo: &Repository,
     settings: &Settings,
     opts: &VerifyOptions,
     progress: &mut dyn Progress,
 ) -> Result<Verified> {
-    let tip = branch_tip(repo, settings)?;
+    let (tip, walked) = match &opts.tip {
+        Some(rev) => (store::resolve_commit(repo, rev)?, rev.clone()),
+        None => (
+            branch_tip(repo, settings)?,
+            settings.branch.as_bstr().to_string(),
+        ),
+    };
     let mut out = Verified::default();
     let before = match &opts.since {
         Some(rev) => {
             let since = store::resolve_commit(repo, rev)?;
             out.since = Some(since);
-            reachable_from(repo, since, rev, tip, &settings.branch)?
+            reachable_from(repo, since, rev, tip, &walked)?
         }
         None => Default::default(),
     };

@@ -275,6 +275,33 @@ fn verify_history_since_the_adoption_commit_passes_where_the_whole_history_is_fl
 }
 
 #[test]
+fn verify_history_takes_the_range_form_too() -> Result<()> {
+    let (repo, adoption) = adopted_after_a_legacy_history()?;
+    let since = json_run(&repo, &["verify", "--history", "--since", &adoption], 0)?;
+    for range in [format!("{adoption}.."), format!("{adoption}..main")] {
+        let out = json_run(&repo, &["verify", "--history", &range], 0)?;
+        assert_eq!(out["checked"], since["checked"], "{range}: {out}");
+        assert_eq!(out["since"], adoption.as_str(), "{range}: {out}");
+    }
+    // A range ending earlier checks only up to its end.
+    let out = json_run(
+        &repo,
+        &["verify", "--history", &format!("{adoption}..main~1")],
+        0,
+    )?;
+    assert_eq!(out["checked"], 1, "{out}");
+    // Only the two-dot form means something here.
+    assert_refusal(
+        &repo,
+        &["verify", "--history", &format!("{adoption}...main")],
+        2,
+        "usage",
+        &["..."],
+    )?;
+    Ok(())
+}
+
+#[test]
 fn verify_history_since_a_revision_outside_the_branch_is_refused_naming_it() -> Result<()> {
     let (repo, _adoption) = adopted_after_a_legacy_history()?;
     // A commit of another line of history.
