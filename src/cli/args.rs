@@ -152,6 +152,23 @@ pub struct VerifyArgs {
     /// Walk the branch's first-parent history and check every commit whose catalogue changed.
     #[arg(long)]
     pub history: bool,
+    /// Check only the commits after REV on the first-parent line (REV..branch), e.g. the adoption commit.
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
+    /// The range form, `REV..` or `REV..TIP`: as --since REV, walking from TIP instead of the branch.
+    #[arg(value_name = "RANGE", conflicts_with = "since")]
+    pub range: Option<String>,
+    #[command(flatten)]
+    pub deepen: DeepenArgs,
+}
+
+/// `--deepen`, for the commands that read history.
+#[derive(Debug, Args)]
+pub struct DeepenArgs {
+    /// In a shallow clone, first fetch the branch's whole history from REMOTE [default: the --push
+    /// remote, else the branch's upstream remote, else origin].
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub deepen: Option<String>,
 }
 
 /// `repair`: recover lost entries as recovery fragments, then consolidate.
@@ -163,6 +180,8 @@ pub struct RepairArgs {
     /// Also recover entries removed by commits that only removed entries.
     #[arg(long)]
     pub include_deleted: bool,
+    #[command(flatten)]
+    pub deepen: DeepenArgs,
     #[command(flatten)]
     pub write: WriteArgs,
 }

@@ -2,12 +2,12 @@
 
 use serde_json::{json, Value};
 
-use super::args::{RepairArgs, VerifyArgs};
+use super::args::{DeepenArgs, RepairArgs, VerifyArgs};
 use super::errors::kind_name;
 use super::progress::Terminal;
 use super::{obj, of_remote, printable, sink, Report};
 use crate::error::{Error, ErrorKind, Result};
-use crate::history::{self, RepairOptions};
+use crate::history::{self, RepairOptions, VerifyOptions};
 use crate::settings::Settings;
 
 /// `git catalogue verify --history`.
@@ -18,8 +18,17 @@ pub fn verify(repo: &gix::Repository, settings: &Settings, args: &VerifyArgs) ->
             "verify needs --history (use `check` for the tip alone)",
         ));
     }
-    let found = history::verify(repo, settings, &mut Terminal::new())?;
     let mut report = Report::new("verify");
+    let deepened = deepen(repo, settings, &args.deepen, None, &mut report)?;
+    let opts = match &args.range {
+        None => VerifyOptions {
+            since: args.since.clone(),
+            tip: None,
+        },
+        Some(range) => parse_range(range)?,
+    };
+    let found = history::verify(repo, settings, &opts, &mut Terminal::new())?;
+    let cut = shallow_warning(repo, settings, &found.boundary, None, "checked");
     let mut problems = Vec::new();
     for p in &found.problems {
         report.stdout.push_str(&format!(
@@ -40,12 +49,19 @@ pub fn verify(repo: &gix::Repository, settings: &Settings, args: &VerifyArgs) ->
             .messages
             .push(format!("problem: {}: {}", p.commit, p.message));
     }
+    report.messages.extend(cut);
     report.messages.push(format!(
-        "{} problem(s) in {} checked commit(s), {} skipped, on {}",
+        "{} problem(s) in {} checked commit(s), {} skipped, on {}{}",
         found.problems.len(),
         found.checked,
         found.skipped,
-        settings.branch
+        opts.tip
+            .clone()
+            .unwrap_or_else(|| settings.branch.as_bstr().to_string()),
+        found
+            .since
+            .map(|c| format!(" after {c}"))
+            .unwrap_or_default()
     ));
     if let Some(p) = found.problems.first() {
         report.exit_code = 1;
@@ -57,6 +73,10 @@ pub fn verify(repo: &gix::Repository, settings: &Settings, args: &VerifyArgs) ->
         report.error = Some(error);
     }
     report.json = obj(json!({
+        "since": found.since.map(|c| c.to_string()),
+        "shallow": !found.boundary.is_empty(),
+        "boundary": ids(&found.boundary),
+        "deepened": deepened,
         "checked": found.checked,
         "skipped": found.skipped,
         "problems": problems,
@@ -72,9 +92,14 @@ pub fn repair(repo: &gix::Repository, settings: &Settings, args: &RepairArgs) ->
         retries: args.write.retries,
         message: args.write.message.clone(),
     };
+    let mut report = Report::new("repair");
+    let push = args.write.push.as_deref();
+    let deepened = deepen(repo, settings, &args.deepen, push, &mut report)?;
     let sink = sink(repo, &args.write)?;
     let out = history::repair(repo, settings, sink.as_ref(), &opts, &mut Terminal::new())?;
-    let mut report = Report::new("repair");
+    report
+        .messages
+        .extend(shallow_warning(repo, settings, &out.boundary, push, "read"));
     report.warn(&out.warnings);
     for v in &out.invalid_versions {
         report.messages.push(format!(
@@ -127,6 +152,9 @@ pub fn repair(repo: &gix::Repository, settings: &Settings, args: &RepairArgs) ->
     ));
     report.json = obj(json!({
         "dry_run": args.dry_run,
+        "shallow": !out.boundary.is_empty(),
+        "boundary": ids(&out.boundary),
+        "deepened": deepened,
         "versions": out.versions,
         "invalid_versions": out.invalid_versions.iter().map(|v| json!({
             "commit": v.commit.to_string(), "blob": v.blob.to_string(), "message": v.message,
@@ -145,4 +173,78 @@ pub fn repair(repo: &gix::Repository, settings: &Settings, args: &RepairArgs) ->
         "attempts": out.attempts,
     }));
     Ok(report)
+}
+
+/// `REV..` or `REV..TIP` (a symmetric `...` range means nothing here).
+fn parse_range(range: &str) -> Result<VerifyOptions> {
+    let bad = || {
+        Error::new(
+            ErrorKind::Usage,
+            format!("range `{range}` must be REV.. or REV..TIP"),
+        )
+        .commit(range)
+    };
+    let (since, tip) = range.split_once("..").ok_or_else(bad)?;
+    if since.is_empty() || tip.starts_with('.') || tip.contains("..") {
+        return Err(bad());
+    }
+    Ok(VerifyOptions {
+        since: Some(since.to_owned()),
+        tip: (!tip.is_empty()).then(|| tip.to_owned()),
+    })
+}
+
+fn ids(commits: &[gix::ObjectId]) -> Vec<String> {
+    commits.iter().map(|c| c.to_string()).collect()
+}
+
+/// `--deepen[=REMOTE]`: fetch the whole history first. The remote fetched
+/// from (for `deepened`), or `None` when nothing was fetched.
+fn deepen(
+    repo: &gix::Repository,
+    settings: &Settings,
+    args: &DeepenArgs,
+    push: Option<&str>,
+    report: &mut Report,
+) -> Result<Option<String>> {
+    let Some(named) = &args.deepen else {
+        return Ok(None);
+    };
+    let remote = Some(named.as_str()).filter(|n| !n.is_empty()).or(push);
+    let done = history::deepen(repo, settings, remote)?;
+    if !done.fetched {
+        report.messages.push(format!(
+            "--deepen: the repository is not shallow; nothing fetched from `{}`",
+            done.remote
+        ));
+        return Ok(None);
+    }
+    report.messages.push(format!(
+        "fetched the whole history of {} from `{}`",
+        settings.branch, done.remote
+    ));
+    Ok(Some(done.remote))
+}
+
+/// The warning that a shallow clone's history is cut at `boundary`, naming
+/// it and how to deepen (none when the history is whole).
+fn shallow_warning(
+    repo: &gix::Repository,
+    settings: &Settings,
+    boundary: &[gix::ObjectId],
+    push: Option<&str>,
+    what: &str,
+) -> Option<String> {
+    if boundary.is_empty() {
+        return None;
+    }
+    let remote = history::deepen_remote(repo, settings, push);
+    Some(format!(
+        "warning: shallow clone: the history of {} is cut at {} (the shallow boundary); \
+         the commits before it were not {what}, so this result is partial. \
+         Run again with --deepen (fetches the whole history from `{remote}`; \
+         --deepen=REMOTE names another), or run `git fetch --unshallow {remote}` first",
+        settings.branch,
+        ids(boundary).join(", ")
+    ))
 }

@@ -77,7 +77,7 @@ pub fn entry_issue(entry: &Map<String, Value>) -> Option<u64> {
 /// The recovery fragment key of an entry: `issue-<N>` (or
 /// `issue-<N>-recovered` when `issue-<N>` exists at the tip), else
 /// `recovered-<short>` where `short` abbreviates the commit that dropped it
-/// (the tip for migrated entries).
+/// (the tip for entries still in its manifest).
 pub fn recovery_key(issue: Option<u64>, tip_has: impl Fn(&str) -> bool, short: &str) -> String {
     match issue {
         Some(n) if tip_has(&format!("issue-{n}")) => format!("issue-{n}-recovered"),
@@ -97,7 +97,8 @@ pub enum Class {
     LostInMerge,
     /// Removed by a commit that also added entries.
     Overwritten,
-    /// Removed by a commit that only removed entries.
+    /// Removed by a commit that only removed entries, and not a
+    /// consolidation dropping an entry no fragment ever backed.
     Deleted,
 }
 
@@ -121,6 +122,11 @@ pub struct Node {
     pub parents: Vec<usize>,
     /// Its version.
     pub version: Version,
+    /// Whether this commit is a git-catalogue consolidation: it wrote the
+    /// manifest from its fragments (a `source` naming its fragments tree).
+    /// An entry such a commit dropped without any fragment having backed
+    /// it was not deleted by anyone: the consolidation never knew of it.
+    pub consolidation: bool,
 }
 
 /// The verdict for one path that is not in the tip's fragments.
@@ -130,7 +136,8 @@ pub struct Verdict {
     pub class: Class,
     /// The node that last had the entry.
     pub last_seen: usize,
-    /// The node that dropped it (None for migrated).
+    /// The node that dropped it: None for an entry still in the tip's
+    /// manifest; for one a consolidation dropped, that consolidation.
     pub dropped_by: Option<usize>,
     /// The entry as last seen.
     pub entry: u32,
@@ -139,11 +146,19 @@ pub struct Verdict {
 /// Classify every path ever present and absent from the tip's fragments
 /// (`in_fragments`). `nodes` must be topologically ordered (parents before
 /// children), `tip` is the branch tip's index, and `merge_base` gives the
-/// merge base of two nodes (None when unrelated). Keys are path ids.
+/// merge base of two nodes (None when unrelated). `backed` says whether an
+/// entry (by entry id) was built from a fragment, as a git-catalogue
+/// manifest's entries are. Keys are path ids.
+///
+/// A removal by a commit that only removed entries is `Deleted`, unless the
+/// commit is a consolidation ([`Node::consolidation`]) and the entry was not
+/// backed by a fragment in the version it was dropped from: then it is a
+/// legacy entry the adoption never migrated, and it is `Migrated`.
 pub fn classify(
     nodes: &[Node],
     tip: usize,
     in_fragments: impl Fn(u32) -> bool,
+    backed: impl Fn(u32) -> bool,
     mut merge_base: impl FnMut(usize, usize) -> Option<usize>,
 ) -> BTreeMap<u32, Verdict> {
     // Bridging: each node's nearest valid ancestors (itself when valid).
@@ -224,9 +239,19 @@ pub fn classify(
             Class::Deleted
         };
         for path in removed {
-            if !lost.contains(&path) {
-                drops.insert(path, (class, first, d));
+            if lost.contains(&path) {
+                continue;
             }
+            let class = match class {
+                Class::Deleted
+                    if node.consolidation
+                        && get(entries(first), path).is_some_and(|e| !backed(e)) =>
+                {
+                    Class::Migrated
+                }
+                c => c,
+            };
+            drops.insert(path, (class, first, d));
         }
     }
     let mut out = BTreeMap::new();
@@ -287,6 +312,15 @@ mod tests {
         Node {
             parents: parents.to_vec(),
             version,
+            consolidation: false,
+        }
+    }
+
+    /// A consolidation commit.
+    fn c(parents: &[usize], version: Version) -> Node {
+        Node {
+            consolidation: true,
+            ..n(parents, version)
         }
     }
 
@@ -304,11 +338,18 @@ mod tests {
     }
 
     fn run(nodes: &[Node], frag: &[&str]) -> BTreeMap<String, Verdict> {
+        run_backed(nodes, frag, &[])
+    }
+
+    /// `backed`: the entries built from a fragment.
+    fn run_backed(nodes: &[Node], frag: &[&str], backed: &[&str]) -> BTreeMap<String, Verdict> {
         let frag: BTreeSet<u32> = frag.iter().map(|p| pid(p)).collect();
+        let backed: BTreeSet<u32> = backed.iter().map(|p| pid(p)).collect();
         let out = classify(
             nodes,
             nodes.len() - 1,
             |p| frag.contains(&p),
+            |e| backed.contains(&e),
             |a, b| {
                 let (x, y) = (ancestors(nodes, a), ancestors(nodes, b));
                 x.intersection(&y).max().copied()
@@ -421,5 +462,40 @@ mod tests {
         let r = run(&nodes, &[]);
         assert_eq!(class(&r, "b"), (Class::Overwritten, Some(1), Some(3)));
         assert_eq!(r["s"].class, Class::Migrated);
+    }
+
+    #[test]
+    fn a_consolidation_that_drops_unbacked_legacy_entries_migrates_them() {
+        let nodes = vec![
+            n(&[], v(&["a", "b"])), // legacy manifest
+            c(&[0], v(&[])),        // consolidated from no fragments
+        ];
+        let r = run(&nodes, &[]);
+        assert_eq!(class(&r, "a"), (Class::Migrated, Some(0), Some(1)));
+        assert_eq!(class(&r, "b"), (Class::Migrated, Some(0), Some(1)));
+    }
+
+    #[test]
+    fn a_consolidation_keeping_some_fragments_migrates_only_the_unbacked() {
+        let nodes = vec![
+            n(&[], v(&["a", "b"])),
+            c(&[0], v(&["a", "f"])), // adds f: b is overwritten, as before
+            c(&[1], v(&["f"])),      // a (legacy) dropped by a consolidation
+        ];
+        let r = run_backed(&nodes, &["f"], &["f"]);
+        assert_eq!(class(&r, "b"), (Class::Overwritten, Some(0), Some(1)));
+        assert_eq!(class(&r, "a"), (Class::Migrated, Some(1), Some(2)));
+    }
+
+    #[test]
+    fn deliberate_deletions_stay_deleted() {
+        // A fragment removed, then consolidated: its entry was backed.
+        let removed = vec![n(&[], v(&[])), c(&[0], v(&["a", "b"])), c(&[1], v(&["a"]))];
+        let r = run_backed(&removed, &["a"], &["a", "b"]);
+        assert_eq!(class(&r, "b"), (Class::Deleted, Some(1), Some(2)));
+        // A hand edit (not a consolidation) removing legacy entries.
+        let by_hand = vec![n(&[], v(&["a", "b"])), n(&[0], v(&["a"]))];
+        let r = run(&by_hand, &[]);
+        assert_eq!(class(&r, "b"), (Class::Deleted, Some(0), Some(1)));
     }
 }

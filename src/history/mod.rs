@@ -26,6 +26,7 @@ use crate::core::key::FragmentKey;
 use crate::core::manifest::Manifest;
 use crate::core::path::validate_path;
 use crate::error::{Error, ErrorKind, Result};
+use crate::git::remote::Remote;
 use crate::git::store::{self, ReadError, TreeChange};
 use crate::publish::{self, commit_step, Expected, Sink, Step, Write};
 use crate::settings::Settings;
@@ -73,9 +74,25 @@ pub struct Problem {
     pub path: Option<String>,
 }
 
+/// What `verify --history` is asked to do.
+#[derive(Debug, Default)]
+pub struct VerifyOptions {
+    /// Check only the commits after this one on the first-parent line
+    /// (`since..branch`): a revision, e.g. the adoption commit.
+    pub since: Option<String>,
+    /// Walk from this revision instead of the branch tip (the `TIP` of a
+    /// `REV..TIP` range).
+    pub tip: Option<String>,
+}
+
 /// What `verify --history` found.
 #[derive(Debug, Default)]
 pub struct Verified {
+    /// The `since` commit, resolved.
+    pub since: Option<ObjectId>,
+    /// The shallow boundary commits the walk reached, sorted: where a
+    /// shallow clone's history is cut. Empty when the walk saw it whole.
+    pub boundary: Vec<ObjectId>,
     /// Commits checked.
     pub checked: usize,
     /// Commits skipped (no catalogue folder, or its tree unchanged).
@@ -84,24 +101,84 @@ pub struct Verified {
     pub problems: Vec<Problem>,
 }
 
-/// Walk the branch's first-parent history and check every catalogue change.
+/// The shallow boundary, as a set (empty when the repository is whole).
+fn shallow_set(repo: &Repository) -> Result<BTreeSet<ObjectId>> {
+    Ok(repo
+        .shallow_commits()
+        .map_err(walk_error)?
+        .map(|c| c.iter().copied().collect())
+        .unwrap_or_default())
+}
+
+/// Every commit reachable from `since` (itself included): the commits
+/// `since..tip` leaves out. `since` must be in the tip's history.
+fn reachable_from(
+    repo: &Repository,
+    since: ObjectId,
+    rev: &str,
+    tip: ObjectId,
+    walked: &str,
+) -> Result<std::collections::HashSet<ObjectId>> {
+    let in_history = since == tip
+        || repo
+            .merge_base(since, tip)
+            .is_ok_and(|base| base.is_some_and(|b| b.detach() == since));
+    if !in_history {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("revision `{rev}` ({since}) is not in the history of {walked}"),
+        )
+        .commit(since)
+        .refname(walked));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for info in repo.rev_walk([since]).all().map_err(walk_error)? {
+        seen.insert(info.map_err(walk_error)?.id);
+    }
+    Ok(seen)
+}
+
+/// Walk the branch's first-parent history (or `opts.tip`'s) and check every
+/// catalogue change (after `opts.since` only, when given).
 pub fn verify(
     repo: &Repository,
     settings: &Settings,
+    opts: &VerifyOptions,
     progress: &mut dyn Progress,
 ) -> Result<Verified> {
-    let tip = branch_tip(repo, settings)?;
+    let (tip, walked) = match &opts.tip {
+        Some(rev) => (store::resolve_commit(repo, rev)?, rev.clone()),
+        None => (
+            branch_tip(repo, settings)?,
+            settings.branch.as_bstr().to_string(),
+        ),
+    };
+    let mut out = Verified::default();
+    let before = match &opts.since {
+        Some(rev) => {
+            let since = store::resolve_commit(repo, rev)?;
+            out.since = Some(since);
+            reachable_from(repo, since, rev, tip, &walked)?
+        }
+        None => Default::default(),
+    };
+    let shallow = shallow_set(repo)?;
     let walk = repo
         .rev_walk([tip])
         .first_parent_only()
         .all()
         .map_err(walk_error)?;
-    let mut out = Verified::default();
     let mut last: Option<ObjectId> = None;
     for (n, info) in walk.enumerate() {
         progress.tick("verify", n);
         let info = info.map_err(walk_error)?;
         let commit = info.id;
+        if before.contains(&commit) {
+            break;
+        }
+        if shallow.contains(&commit) {
+            out.boundary.push(commit);
+        }
         let root = store::commit_tree(repo, commit)?;
         let Some(dir) = store::entry_at(repo, root, &settings.dir)? else {
             out.skipped += 1;
@@ -249,6 +326,9 @@ pub struct EntryReport {
 /// What `repair` did.
 #[derive(Debug, Default)]
 pub struct Repaired {
+    /// The shallow boundary commits the history reached, sorted: where a
+    /// shallow clone's history is cut. Empty when the history is whole.
+    pub boundary: Vec<ObjectId>,
     /// Distinct manifest blobs read.
     pub versions: usize,
     /// Versions that are not valid JSON.
@@ -292,6 +372,7 @@ struct Judged {
 
 /// Everything read from history, classified, for one tip.
 struct Analysis {
+    boundary: Vec<ObjectId>,
     versions: usize,
     invalid: Vec<InvalidVersion>,
     ids: Vec<ObjectId>,
@@ -309,16 +390,15 @@ struct Graph {
     /// shallow clone's boundary commits have none).
     parents: Vec<Vec<usize>>,
     index: HashMap<ObjectId, usize>,
+    /// The shallow boundary commits reached: where the history is cut.
+    boundary: Vec<ObjectId>,
 }
 
 /// Every commit reachable from `tip`, each decoded once.
 fn commit_graph(repo: &Repository, tip: ObjectId, progress: &mut dyn Progress) -> Result<Graph> {
-    let shallow: BTreeSet<ObjectId> = repo
-        .shallow_commits()
-        .map_err(walk_error)?
-        .map(|c| c.iter().copied().collect())
-        .unwrap_or_default();
+    let shallow = shallow_set(repo)?;
     let mut read: HashMap<ObjectId, (ObjectId, Vec<ObjectId>)> = HashMap::new();
+    let mut boundary = Vec::new();
     let mut todo = vec![tip];
     while let Some(id) = todo.pop() {
         if read.contains_key(&id) {
@@ -332,6 +412,7 @@ fn commit_graph(repo: &Repository, tip: ObjectId, progress: &mut dyn Progress) -
             .tree_id()
             .map_err(|e| Error::git(format!("could not read commit {id}"), &e).commit(id))?;
         let parents: Vec<ObjectId> = if shallow.contains(&id) {
+            boundary.push(id);
             Vec::new()
         } else {
             commit.parent_ids().map(|p| p.detach()).collect()
@@ -376,11 +457,13 @@ fn commit_graph(repo: &Repository, tip: ObjectId, progress: &mut dyn Progress) -
                 .collect()
         })
         .collect();
+    boundary.sort();
     Ok(Graph {
         ids,
         trees,
         parents,
         index,
+        boundary,
     })
 }
 
@@ -403,17 +486,21 @@ fn analyse(
         trees,
         parents,
         index,
+        boundary,
     } = commit_graph(repo, tip, progress)?;
-    // Each commit's manifest blob (None: no manifest, the empty set). Most
+    // Each commit's manifest blob (None: no manifest, the empty set) and
+    // fragments tree (what a consolidation names as its `source`). Most
     // commits leave the catalogue folder alone: its tree is looked into once.
     let manifest_path = settings.manifest_path();
-    let mut in_folder: HashMap<ObjectId, Option<ObjectId>> = HashMap::new();
+    let empty_tree = store::empty_tree(repo);
+    let mut in_folder: HashMap<ObjectId, (Option<ObjectId>, ObjectId)> = HashMap::new();
     let mut blobs: Vec<Option<ObjectId>> = Vec::with_capacity(ids.len());
+    let mut fragment_trees: Vec<ObjectId> = Vec::with_capacity(ids.len());
     for (n, root) in trees.iter().enumerate() {
         progress.tick("reading trees", n);
-        let blob = match store::entry_at(repo, *root, &settings.dir)? {
+        let (blob, fragments) = match store::entry_at(repo, *root, &settings.dir)? {
             Some(dir) if dir.kind == EntryKind::Tree => match in_folder.get(&dir.id) {
-                Some(blob) => *blob,
+                Some(seen) => *seen,
                 None => {
                     let blob = match store::entry_at(repo, dir.id, crate::settings::MANIFEST_FILE)?
                     {
@@ -424,13 +511,18 @@ fn analyse(
                         }
                         _ => None,
                     };
-                    in_folder.insert(dir.id, blob);
-                    blob
+                    let fragments = match store::entry_at(repo, dir.id, "fragments")? {
+                        Some(e) if e.kind == EntryKind::Tree => e.id,
+                        _ => empty_tree,
+                    };
+                    in_folder.insert(dir.id, (blob, fragments));
+                    (blob, fragments)
                 }
             },
-            _ => None,
+            _ => (None, empty_tree),
         };
         blobs.push(blob);
+        fragment_trees.push(fragments);
     }
     // A new version is read against its first parent's version: count how
     // often each version serves as that base, to free it after its last use.
@@ -454,6 +546,8 @@ fn analyse(
     // blobs, in the order they are needed, while this one parses them.
     let mut interner = versions::Interner::default();
     let mut by_blob: HashMap<ObjectId, Version> = HashMap::new();
+    // The `source` each manifest version names, if it names one.
+    let mut sources: HashMap<ObjectId, ObjectId> = HashMap::new();
     let mut bases: HashMap<ObjectId, Base> = HashMap::new();
     let mut invalid = Vec::new();
     let empty = Version::Valid(Arc::new(Entries::new()));
@@ -493,6 +587,9 @@ fn analyse(
                             },
                             _ => None,
                         };
+                        if let Some(source) = manifest_source(&bytes) {
+                            sources.insert(blob, source);
+                        }
                         let read = interner.parse(&bytes, base);
                         if let Some(b) = base_id {
                             if let Some(base) = bases.get_mut(&b) {
@@ -530,9 +627,15 @@ fn analyse(
                     }
                 },
             };
+            // A consolidation, as git-catalogue writes one: the manifest
+            // changed, and it names this commit's fragments as its source.
+            let changed = blobs[n] != base_of(n);
+            let consolidation =
+                changed && blobs[n].and_then(|b| sources.get(&b)) == Some(&fragment_trees[n]);
             nodes.push(Node {
                 parents: parents[n].clone(),
                 version,
+                consolidation,
             });
         }
         Ok(())
@@ -578,6 +681,12 @@ fn analyse(
         &nodes,
         tip_index,
         |p| in_fragments.contains(&p),
+        |e| {
+            interner
+                .entry(e)
+                .get("fragment")
+                .is_some_and(Value::is_string)
+        },
         |a, b| {
             let (ia, ib) = (ids.get(a)?, ids.get(b)?);
             match repo.merge_base(*ia, *ib) {
@@ -606,6 +715,7 @@ fn analyse(
         );
     }
     Ok(Analysis {
+        boundary,
         versions: by_blob.len(),
         invalid,
         ids,
@@ -613,6 +723,21 @@ fn analyse(
         tip_keys,
         tip_fragments: by_key,
     })
+}
+
+/// The fragments tree a manifest names as its `source` (`"source": "<hex>"`
+/// at the top level), as every manifest git-catalogue writes does. Legacy
+/// manifests have none; only those mentioning `"source"` are parsed for it.
+fn manifest_source(bytes: &[u8]) -> Option<ObjectId> {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        source: Option<String>,
+    }
+    if !bytes.windows(8).any(|w| w == b"\"source\"") {
+        return None;
+    }
+    let top: Top = serde_json::from_slice(bytes).ok()?;
+    ObjectId::from_hex(top.source?.as_bytes()).ok()
 }
 
 fn short(id: ObjectId) -> String {
@@ -689,6 +814,7 @@ pub fn repair(
         let a = analyse(repo, settings, tip, progress)?;
         let (recovered, groups, warnings) = recovery_fragments(&a, tip, opts.include_deleted);
         let mut done = Repaired {
+            boundary: a.boundary.clone(),
             versions: a.versions,
             invalid_versions: a.invalid.clone(),
             entries: a
@@ -815,4 +941,39 @@ pub fn repair(
         out.warnings.extend(c.warnings);
     }
     Ok(out)
+}
+
+/// What `deepen` did.
+#[derive(Debug, Clone)]
+pub struct Deepened {
+    /// The remote fetched from, as named.
+    pub remote: String,
+    /// Whether anything was fetched (false: the repository was not shallow).
+    pub fetched: bool,
+}
+
+/// The remote a shallow history is deepened from: `remote` when given (the
+/// one `repair` pushes to), else the branch's upstream
+/// (`branch.<name>.remote`), else `origin`.
+pub fn deepen_remote(repo: &Repository, settings: &Settings, remote: Option<&str>) -> String {
+    if let Some(r) = remote {
+        return r.to_owned();
+    }
+    let full = settings.branch.as_bstr().to_string();
+    let short = full.strip_prefix("refs/heads/").unwrap_or(&full);
+    store::config_string(repo, &format!("branch.{short}.remote"))
+        .filter(|r| !r.is_empty() && r != ".")
+        .unwrap_or_else(|| "origin".to_owned())
+}
+
+/// Fetch the whole history of the branch from `remote` (see
+/// [`deepen_remote`]), so that `verify` and `repair` read all of it in a
+/// shallow clone. The branch itself is not moved.
+pub fn deepen(repo: &Repository, settings: &Settings, remote: Option<&str>) -> Result<Deepened> {
+    let name = deepen_remote(repo, settings, remote);
+    let fetched = Remote::new(repo, &name)?.deepen(&settings.branch)?;
+    Ok(Deepened {
+        remote: name,
+        fetched,
+    })
 }

@@ -20,6 +20,7 @@ mod every_error_is_one_json_object;
 mod every_worktree_follows;
 mod found_as_git_finds_it;
 mod fragment_data_kept_verbatim;
+mod history_as_it_is;
 mod history_verified_and_repaired;
 mod imports_keep_the_layers;
 mod incremental_equals_full;

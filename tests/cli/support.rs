@@ -799,6 +799,28 @@ impl Repo {
     pub fn bare_consolidated(artifacts: &[(usize, &str)]) -> Result<Repo> {
         Repo::new_bare()?.with_consolidated(artifacts)
     }
+
+    /// A non-bare repository whose history `fixtures/history/<script>.sh`
+    /// built (the old racing writers' damage), in a sandbox of its own.
+    pub fn history_fixture(script: &str) -> Result<Repo> {
+        let repo = Repo::new()?;
+        std::fs::remove_dir_all(&repo.path)?;
+        let script = fixture(&format!("history/{script}.sh"));
+        let mut cmd = Command::new("bash");
+        hermetic(&mut cmd, &repo.home())
+            .arg(&script)
+            .arg(&repo.path)
+            .current_dir(repo.scratch());
+        let out = run(&mut cmd, None)?;
+        ensure!(
+            out.status.success(),
+            "{} failed:\n{}{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(repo)
+    }
 }
 
 /// A string field of a JSON object, or an error naming the field.

@@ -222,6 +222,46 @@ impl Remote {
         }
     }
 
+    /// Fetch the whole history of `branch` (`refs/heads/x`) from the remote
+    /// into its tracking ref, unshallowing a shallow clone: `git fetch
+    /// --unshallow`. Returns false, having run nothing, when the repository
+    /// is not shallow. The local branch is left where it is.
+    pub fn deepen(&self, branch: &FullName) -> Result<bool> {
+        if !self.shallow {
+            return Ok(false);
+        }
+        let tracking = self.tracking_ref(branch)?;
+        let args = [
+            "-c".to_owned(),
+            "gc.auto=0".to_owned(),
+            "-c".to_owned(),
+            "maintenance.auto=false".to_owned(),
+            "fetch".to_owned(),
+            "--quiet".to_owned(),
+            "--no-tags".to_owned(),
+            "--no-write-fetch-head".to_owned(),
+            "--no-recurse-submodules".to_owned(),
+            "--unshallow".to_owned(),
+            "--".to_owned(),
+            self.name.clone(),
+            format!("+{}:{}", branch.as_bstr(), tracking.as_bstr()),
+        ];
+        let out = self.git.run(&args)?;
+        if out.success() {
+            return Ok(true);
+        }
+        let what = format!("fetch the whole history of {} from", branch.as_bstr());
+        let error = self.transport_error(&what, &out);
+        Err(match self.existing(&[branch]) {
+            Ok(found) if found == [false] => Fetch::Missing {
+                remote: self.name.clone(),
+                refs: vec![branch.as_bstr().to_string()],
+            }
+            .into_error(),
+            _ => error.refname(branch),
+        })
+    }
+
     /// Fetch objects by id in one request, as git's own lazy fetch in a
     /// partial clone does: a blobless clone (`--filter=blob:none`) calls
     /// this with the blobs it is about to read. The server must let clients
