@@ -319,8 +319,8 @@ fn verify_history_since_a_revision_outside_the_branch_is_refused_naming_it() -> 
     assert_refusal(
         &repo,
         &["verify", "--history", "--since", "no-such-rev"],
-        4,
-        "not_found",
+        2,
+        "usage",
         &["no-such-rev"],
     )?;
     Ok(())
