@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::args::{CheckArgs, ListArgs};
-use super::errors::error_json;
+use super::errors::{self, error_json};
 use super::{obj, printable, Report};
 use crate::core::fragment::Fragment;
 use crate::error::Result;
@@ -17,7 +17,9 @@ pub fn check(repo: &gix::Repository, settings: &Settings, args: &CheckArgs) -> R
     let mut report = Report::new("check");
     report.warn(&found.warnings);
     for p in &found.problems {
-        report.messages.push(format!("problem: {}", p.message));
+        report
+            .messages
+            .push(format!("problem: {}", errors::message(p)));
     }
     if found.problems.is_empty() {
         report.messages.push(format!(
