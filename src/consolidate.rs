@@ -93,7 +93,7 @@ pub fn consolidate_with(
             .ok_or_else(|| Error::missing_branch(branch, sink.remote_name()))?;
         let root = store::commit_tree(repo, tip)?;
         catalogue::render_tree(repo, root, settings, opts.full, &fetch, |rendered| {
-            attempt(repo, settings, sink, opts, unbacked, tip, root, rendered)
+            attempt(repo, settings, sink, (opts, unbacked), tip, root, rendered)
         })
     })?;
     let mut outcome = published.value;
@@ -107,8 +107,7 @@ fn attempt(
     repo: &Repository,
     settings: &Settings,
     sink: &dyn Sink,
-    opts: &Options,
-    unbacked: Unbacked,
+    (opts, unbacked): (&Options, Unbacked),
     tip: ObjectId,
     root: ObjectId,
     rendered: Rendered<'_>,

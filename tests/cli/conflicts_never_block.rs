@@ -51,7 +51,7 @@ fn a_path_claimed_twice_is_committed_listed_apart_and_reported_after_committing(
     // Committed all the same, on the tip, changing only the two outputs.
     let commit = str_field(&out, "commit")?.to_owned();
     assert_eq!(repo.rev("main")?, commit, "{out}");
-    assert_eq!(repo.parents(&commit)?, [before.clone()]);
+    assert_eq!(repo.parents(&commit)?, vec![before.clone()]);
     assert_eq!(
         repo.changed_paths(&before, &commit)?,
         "catalogue/index.md\ncatalogue/manifest.json\n"
