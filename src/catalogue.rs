@@ -7,14 +7,16 @@
 //! since the manifest's `source` ([`since_manifest`]); and which of the two
 //! files are stale ([`stale_paths`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
+use crate::core::adopt;
+use crate::core::fragment::Fragment;
 use crate::core::key::{natural_key, FragmentKey};
-use crate::core::manifest::{DuplicatePath, Manifest};
+use crate::core::manifest::{Conflict, DuplicatePath, Manifest};
 use crate::core::render::{self, NotSpliced, Old, Rope, Writer};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::git::store;
 use crate::settings::Settings;
 
@@ -32,11 +34,11 @@ pub struct Built {
 }
 
 /// Read every fragment of `root` and render manifest and index. Fails on the
-/// first invalid fragment or duplicate path, naming it.
+/// first invalid fragment, naming it; paths claimed twice are listed apart
+/// ([`Manifest::conflicts`]).
 pub fn build(repo: &Repository, root: ObjectId, settings: &Settings) -> Result<Built> {
     let read = store::read_fragments(repo, root, &settings.dir)?;
-    let manifest =
-        Manifest::build(read.fragments, &read.source.to_string()).map_err(duplicate_error)?;
+    let manifest = Manifest::build_with_conflicts(read.fragments, &read.source.to_string());
     Ok(render(manifest, settings, read.warnings))
 }
 
@@ -57,6 +59,86 @@ pub fn duplicate_error(dup: DuplicatePath) -> Error {
     Error::new(ErrorKind::DuplicatePath, dup.to_string())
         .path(&dup.path)
         .fragments([dup.first.as_str(), dup.second.as_str()])
+}
+
+/// The one way a path conflict on a branch is reported: the path and every
+/// claimant, with the next step (change the later claimant) as a hint.
+pub fn conflict_error(conflict: &Conflict) -> Error {
+    Error::new(ErrorKind::DuplicatePath, conflict.to_string())
+        .path(&conflict.path)
+        .key(conflict.later())
+        .fragments(conflict.fragments.iter().map(FragmentKey::as_str))
+        .hint(Hint::Conflict)
+}
+
+/// The paths of the entries of `root`'s manifest that no fragment backs
+/// (see [`adopt::unbacked`]): empty when the manifest is missing or laid out
+/// as git-catalogue writes it, which costs one read of it. `fragments` are
+/// the tree's fragments when the caller has them; otherwise they are read,
+/// which only a manifest in another layout (an adoption) costs.
+pub fn unbacked(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    fragments: Option<&[Fragment]>,
+) -> Result<Vec<String>> {
+    let path = settings.manifest_path();
+    let Some(entry) = store::entry_at(repo, root, &path)?.filter(|e| e.kind == EntryKind::Blob)
+    else {
+        return Ok(Vec::new());
+    };
+    let bytes = store::read_blob(repo, entry.id, &path)?;
+    if adopt::own_layout(&bytes) {
+        return Ok(Vec::new());
+    }
+    let read;
+    let fragments = match fragments {
+        Some(f) => f,
+        None => {
+            read = store::read_fragments(repo, root, &settings.dir)?;
+            &read.fragments[..]
+        }
+    };
+    let keys: HashSet<&str> = fragments.iter().map(|f| f.key.as_str()).collect();
+    let paths: HashSet<&str> = fragments
+        .iter()
+        .flat_map(|f| f.artifacts.iter())
+        .filter_map(|a| a.get("path").and_then(serde_json::Value::as_str))
+        .collect();
+    Ok(adopt::unbacked(
+        &bytes,
+        |k| keys.contains(k),
+        |p| paths.contains(p),
+    ))
+}
+
+/// The one way unbacked entries are reported: how many, the first few
+/// paths, the manifest and the commit, with the next step as a hint.
+pub fn unmigrated_error(settings: &Settings, commit: ObjectId, paths: &[String]) -> Error {
+    const SHOWN: usize = 3;
+    let mut named: Vec<String> = paths
+        .iter()
+        .take(SHOWN)
+        .map(|p| format!("`{}`", p.escape_debug()))
+        .collect();
+    if paths.len() > SHOWN {
+        named.push(format!("{} more", paths.len() - SHOWN));
+    }
+    let manifest = settings.manifest_path();
+    let n = paths.len();
+    Error::new(
+        ErrorKind::Unmigrated,
+        format!(
+            "`{manifest}` of commit {commit} holds {n} {} that no fragment backs ({}); \
+             consolidating would drop {}",
+            if n == 1 { "entry" } else { "entries" },
+            named.join(", "),
+            if n == 1 { "it" } else { "them" },
+        ),
+    )
+    .path(manifest)
+    .commit(commit)
+    .hint(Hint::Unmigrated)
 }
 
 /// Which of manifest and index in `root` differ from `built` (missing ones
@@ -91,6 +173,8 @@ pub struct Rendered<'a> {
     pub fragments: usize,
     /// Artifacts listed.
     pub artifacts: usize,
+    /// Paths claimed more than once: listed apart in both files.
+    pub conflicts: Vec<Conflict>,
     /// The fragments tree they were built from.
     pub source: ObjectId,
     /// Skipped entries of the fragments folder.
@@ -137,7 +221,6 @@ pub fn render_tree<T>(
     let mut writer = Writer::new(&source, Some(&settings.dir), true);
     // Fragments list one to three artifacts; two each is a fair guess.
     writer.reserve_claims(2 * blobs.len());
-    let mut duplicate = None;
     store::map_fragments(
         repo,
         &blobs,
@@ -146,31 +229,22 @@ pub fn render_tree<T>(
             let mut batch = Writer::batch(Some(&settings.dir));
             for fragment in &fragments {
                 // A batch records its paths; `absorb` checks them.
-                let _ = batch.push(fragment);
+                batch.push(fragment);
             }
             batch
         },
         |batch| {
-            // After a path claimed twice, the rest is still read: an invalid
-            // fragment anywhere is reported first, as `check` does, whichever
-            // batch it falls in.
-            if duplicate.is_none() {
-                if let Err(dup) = writer.absorb(batch) {
-                    duplicate = Some(dup);
-                }
-            }
+            writer.absorb(batch);
             Ok(())
         },
     )?;
-    if let Some(dup) = duplicate {
-        return Err(duplicate_error(dup));
-    }
     let out = writer.finish_rope();
     then(Rendered {
         manifest: out.manifest,
         index: out.index,
         fragments: out.fragments,
         artifacts: out.artifacts,
+        conflicts: out.conflicts,
         source: listing.source,
         warnings: listing.warnings,
         incremental: false,
@@ -297,6 +371,12 @@ fn incremental<'a>(
     fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
 ) -> Result<std::result::Result<Rendered<'a>, String>> {
     let Some(old) = Old::cut(&since.manifest, since.index.as_deref()) else {
+        if render::lists_conflicts(&since.manifest) {
+            return Ok(Err(format!(
+                "`{}` lists path conflicts: every fragment is read until each path is claimed once",
+                settings.manifest_path()
+            )));
+        }
         return Ok(Err(format!(
             "`{}` or `{}` is not laid out as git-catalogue writes them",
             settings.manifest_path(),
@@ -334,13 +414,14 @@ fn incremental<'a>(
             index: spliced.index,
             fragments: spliced.fragments,
             artifacts: spliced.artifacts,
+            conflicts: spliced.conflicts,
             source: since.source,
             warnings: diff.warnings.clone(),
             incremental: true,
             note: None,
         })),
-        // Refused either way; a full build names the same fragments as
-        // `check` does (the first claimant may be an unchanged one).
+        // A full build lists the conflict, naming every claimant (the first
+        // may be an unchanged one), as `check` does.
         Err(NotSpliced::Duplicate(dup)) => Ok(Err(format!(
             "`{}` is claimed twice among the changed fragments",
             dup.path.escape_debug()

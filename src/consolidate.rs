@@ -8,6 +8,7 @@
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
 use crate::catalogue::{self, pieces, Rendered};
+use crate::core::manifest::Conflict;
 use crate::error::{Error, ErrorKind, Result};
 use crate::git::signals;
 use crate::git::store::{self, TreeChange};
@@ -50,14 +51,40 @@ pub struct Outcome {
     pub note: Option<String>,
     /// Skipped entries of the fragments folder.
     pub warnings: Vec<String>,
+    /// Paths claimed more than once: written, listed apart in both files.
+    /// The catalogue is committed all the same; the caller reports them.
+    pub conflicts: Vec<Conflict>,
 }
 
-/// Bring the branch's manifest and index up to date, on `sink`.
+/// What to do with entries of the branch's manifest that no fragment backs
+/// (a legacy or hand-written manifest, see [`catalogue::unbacked`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unbacked {
+    /// Refuse with [`ErrorKind::Unmigrated`], writing nothing.
+    #[default]
+    Refuse,
+    /// Drop them: the caller said so.
+    Drop,
+}
+
+/// Bring the branch's manifest and index up to date, on `sink`, refusing
+/// to drop entries no fragment backs.
 pub fn consolidate(
     repo: &Repository,
     settings: &Settings,
     sink: &dyn Sink,
     opts: &Options,
+) -> Result<Outcome> {
+    consolidate_with(repo, settings, sink, opts, Unbacked::Refuse)
+}
+
+/// [`consolidate`], saying what to do with entries no fragment backs.
+pub fn consolidate_with(
+    repo: &Repository,
+    settings: &Settings,
+    sink: &dyn Sink,
+    opts: &Options,
+    unbacked: Unbacked,
 ) -> Result<Outcome> {
     let branch = &settings.branch;
     let fetch = |ids: &[ObjectId]| sink.fetch_missing(repo, ids);
@@ -66,7 +93,7 @@ pub fn consolidate(
             .ok_or_else(|| Error::missing_branch(branch, sink.remote_name()))?;
         let root = store::commit_tree(repo, tip)?;
         catalogue::render_tree(repo, root, settings, opts.full, &fetch, |rendered| {
-            attempt(repo, settings, sink, opts, tip, root, rendered)
+            attempt(repo, settings, sink, (opts, unbacked), tip, root, rendered)
         })
     })?;
     let mut outcome = published.value;
@@ -80,7 +107,7 @@ fn attempt(
     repo: &Repository,
     settings: &Settings,
     sink: &dyn Sink,
-    opts: &Options,
+    (opts, unbacked): (&Options, Unbacked),
     tip: ObjectId,
     root: ObjectId,
     rendered: Rendered<'_>,
@@ -96,6 +123,7 @@ fn attempt(
         incremental: rendered.incremental,
         note: rendered.note.clone(),
         warnings: rendered.warnings.clone(),
+        conflicts: rendered.conflicts.clone(),
     };
     let paths = [settings.manifest_path(), settings.index_path()];
     let mut current = true;
@@ -106,6 +134,15 @@ fn attempt(
         return Ok(Step::Done(outcome));
     }
     outcome.changed = true;
+    // Only a commit that changes the manifest can drop an entry; and an
+    // incremental build stands on a manifest in git-catalogue's own layout,
+    // whose entries the fragments made.
+    if unbacked == Unbacked::Refuse && !rendered.incremental {
+        let lost = catalogue::unbacked(repo, root, settings, None)?;
+        if !lost.is_empty() {
+            return Err(catalogue::unmigrated_error(settings, tip, &lost));
+        }
+    }
     if opts.dry_run {
         return Ok(Step::Done(outcome));
     }

@@ -37,6 +37,9 @@ pub enum ErrorKind {
     DirtyWorktree,
     /// The manifest or index is out of date.
     Stale,
+    /// The manifest holds entries no fragment backs (a legacy or hand-written
+    /// manifest): consolidating would drop them.
+    Unmigrated,
     /// A remote could not be reached, or git's transport failed (no such remote, network, authentication).
     Remote,
     /// A remote refused an update for a reason other than a lost race (a hook, a protection rule).
@@ -80,6 +83,11 @@ pub enum Hint {
     Branch,
     /// Other writers kept winning: re-run, or allow more retries.
     Retries,
+    /// A path claimed twice on the branch: re-record the later claimant
+    /// (the error's `key`) without it, or delete that fragment.
+    Conflict,
+    /// Entries no fragment backs: migrate them with `repair`, or drop them on purpose.
+    Unmigrated,
 }
 
 /// An error with its kind, a sentence for people, and the offender for scripts.

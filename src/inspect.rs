@@ -73,21 +73,34 @@ pub fn check(
     }
     report.fragments = fragments.len();
     report.artifacts = fragments.iter().map(|f| f.artifacts.len()).sum();
-    let manifest = match Manifest::build(fragments, &listing.source.to_string()) {
-        Ok(m) => Some(m),
-        Err(dup) => {
-            report.problems.push(catalogue::duplicate_error(dup));
-            None
-        }
-    };
+    let manifest = Manifest::build_with_conflicts(fragments, &listing.source.to_string());
+    // Readable fragments alone decide the outputs: a path claimed twice is
+    // listed apart, and the outputs are still compared.
+    let readable = report.problems.is_empty();
+    for conflict in manifest.conflicts() {
+        report
+            .problems
+            .push(catalogue::conflict_error(&conflict).commit(commit));
+    }
     report.valid = report.problems.is_empty();
-    let Some(manifest) = manifest.filter(|_| report.valid && !fragments_only) else {
+    if !readable || fragments_only {
         return Ok(report);
-    };
+    }
     let built = catalogue::render(manifest, settings, Vec::new());
     let stale =
         catalogue::stale_paths(repo, root, settings, &built.manifest_json, &built.index_md)?;
     report.current = Some(stale.is_empty());
+    let lost = match stale.is_empty() {
+        true => Vec::new(),
+        false => catalogue::unbacked(repo, root, settings, Some(built.manifest.fragments()))?,
+    };
+    if !lost.is_empty() {
+        // Consolidating would drop them: the next step is to migrate them.
+        report
+            .problems
+            .push(catalogue::unmigrated_error(settings, commit, &lost));
+        return Ok(report);
+    }
     for path in stale {
         report.problems.push(
             Error::new(

@@ -105,6 +105,10 @@ pub struct ConsolidateArgs {
     /// Read every fragment, instead of only those changed since the manifest's `source`.
     #[arg(long)]
     pub full: bool,
+    /// Drop the manifest's entries that no fragment backs (a legacy or hand-written
+    /// manifest) instead of refusing; `git catalogue repair` migrates them instead.
+    #[arg(long)]
+    pub drop_unbacked: bool,
     #[command(flatten)]
     pub write: WriteArgs,
 }

@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::args::{CheckArgs, ListArgs};
-use super::errors::error_json;
+use super::errors::{self, error_json};
 use super::{obj, printable, Report};
 use crate::core::fragment::Fragment;
 use crate::error::Result;
@@ -20,7 +20,9 @@ pub fn check(repo: &gix::Repository, settings: &Settings, args: &CheckArgs) -> R
     let mut report = Report::new("check");
     report.warn(&found.warnings);
     for p in &found.problems {
-        report.messages.push(format!("problem: {}", p.message));
+        report
+            .messages
+            .push(format!("problem: {}", errors::message(p)));
     }
     if found.problems.is_empty() {
         report.messages.push(format!(
@@ -55,6 +57,14 @@ pub fn list(repo: &gix::Repository, settings: &Settings, args: &ListArgs) -> Res
     let built = inspect::list(repo, settings, commit)?;
     let mut report = Report::new("list");
     report.warn(&built.warnings);
+    // Listed all the same: a conflict must never hide the rest of the catalogue.
+    let conflicts = built.manifest.conflicts();
+    for conflict in &conflicts {
+        report.messages.push(format!(
+            "warning: {}; its claims are not listed until one goes (see `git catalogue check`)",
+            conflict
+        ));
+    }
     let keep = |f: &Fragment| args.issue.is_none_or(|n| inspect::issue_is(f.issue(), n));
     let mut fragments = Map::new();
     for f in built.manifest.fragments().iter().filter(|f| keep(f)) {
@@ -89,6 +99,15 @@ pub fn list(repo: &gix::Repository, settings: &Settings, args: &ListArgs) -> Res
     json.insert("commit".to_owned(), Value::String(commit.to_string()));
     json.insert("fragments".to_owned(), Value::Object(fragments));
     json.insert("artifacts".to_owned(), Value::Array(artifacts));
+    json.insert(
+        "conflicts".to_owned(),
+        Value::Array(
+            conflicts
+                .iter()
+                .map(|c| super::consolidate::conflict_json(c, settings))
+                .collect(),
+        ),
+    );
     report.json = json;
     Ok(report)
 }

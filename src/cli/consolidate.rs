@@ -3,8 +3,11 @@
 use serde_json::json;
 
 use super::args::ConsolidateArgs;
+use super::errors::{self, error_json};
 use super::{obj, retries_note, sink, Report};
-use crate::consolidate::{self, Options};
+use crate::catalogue;
+use crate::consolidate::{self, Options, Unbacked};
+use crate::core::manifest::Conflict;
 use crate::error::Result;
 use crate::settings::Settings;
 
@@ -17,7 +20,11 @@ pub fn run(repo: &gix::Repository, settings: &Settings, args: &ConsolidateArgs) 
         message: args.write.message.clone(),
     };
     let sink = sink(repo, &args.write)?;
-    let out = consolidate::consolidate(repo, settings, sink.as_ref(), &opts)?;
+    let unbacked = match args.drop_unbacked {
+        true => Unbacked::Drop,
+        false => Unbacked::Refuse,
+    };
+    let out = consolidate::consolidate_with(repo, settings, sink.as_ref(), &opts, unbacked)?;
     let mut report = Report::new("consolidate");
     report.warn(&out.warnings);
     report
@@ -59,6 +66,32 @@ pub fn run(repo: &gix::Repository, settings: &Settings, args: &ConsolidateArgs) 
         "source": out.source,
         "dry_run": args.dry_run,
         "warnings": out.warnings,
+        "conflicts": out.conflicts.iter().map(|c| conflict_json(c, settings)).collect::<Vec<_>>(),
     }));
+    // Written all the same, so that the rest of the catalogue moves on; the
+    // exit status still fails, so CI shows the conflict until it is resolved.
+    for conflict in &out.conflicts {
+        let err = catalogue::conflict_error(conflict);
+        report.messages.push(format!(
+            "error: {} `{}`",
+            errors::message(&err),
+            settings.fragment_path(conflict.later())
+        ));
+        if report.error.is_none() {
+            report.exit_code = errors::exit_code(err.kind);
+            report.error = Some(err);
+        }
+    }
     Ok(report)
+}
+
+/// One conflict in `--json`: the path, every claimant, and the fragment to change.
+pub(super) fn conflict_json(conflict: &Conflict, settings: &Settings) -> serde_json::Value {
+    json!({
+        "path": conflict.path,
+        "fragments": conflict.fragments.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        "change": conflict.later().as_str(),
+        "change_path": settings.fragment_path(conflict.later()),
+        "error": error_json(&catalogue::conflict_error(conflict)),
+    })
 }

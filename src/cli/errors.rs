@@ -21,6 +21,7 @@ pub fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::NotFound => "not_found",
         ErrorKind::DirtyWorktree => "dirty_worktree",
         ErrorKind::Stale => "stale",
+        ErrorKind::Unmigrated => "unmigrated",
         ErrorKind::Remote => "remote",
         ErrorKind::Rejected => "rejected",
         ErrorKind::Git => "git",
@@ -38,7 +39,8 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
         | ErrorKind::InvalidPath
         | ErrorKind::DuplicatePath
         | ErrorKind::InvalidTree
-        | ErrorKind::InvalidManifest => 2,
+        | ErrorKind::InvalidManifest
+        | ErrorKind::Unmigrated => 2,
         ErrorKind::Contention => 3,
         ErrorKind::Stale => 1,
         ErrorKind::Lock
@@ -60,6 +62,20 @@ pub fn message(err: &Error) -> String {
             err.message
         ),
         Some(Hint::Retries) => format!("{}; re-run it, or raise --retries", err.message),
+        Some(Hint::Conflict) => {
+            let key = err.offender.key.as_deref().unwrap_or("K");
+            format!(
+                "{}. Both claims stay listed under `conflicts` in manifest.json and at the top of index.md \
+                 until one goes: re-record fragment `{key}` (the later in natural key order; either will do) \
+                 without that path with `git catalogue record --key {key} ...`, or delete its fragment file",
+                err.message
+            )
+        }
+        Some(Hint::Unmigrated) => format!(
+            "{}; run `git catalogue repair` to migrate them into recovery fragments, \
+             or `git catalogue consolidate --drop-unbacked` to drop them on purpose",
+            err.message
+        ),
     }
 }
 

@@ -32,13 +32,33 @@ pub(crate) fn layout(dir: &str) -> (String, String) {
     (link_prefix, fragments_dir)
 }
 
-/// The page up to the table: title, provenance, counts.
+/// The paths claimed more than once, as the top of the page shows them.
+pub(crate) struct Contested<'a> {
+    /// How many paths.
+    pub paths: usize,
+    /// Every claim's row (as [`row`] writes it), path by path.
+    pub rows: &'a str,
+}
+
+impl Contested<'_> {
+    /// No conflicts.
+    pub const NONE: Contested<'static> = Contested { paths: 0, rows: "" };
+}
+
+/// The head of the conflicts table; its own, so that it is never taken for
+/// the catalogue's table.
+pub(crate) const CONFLICTS_HEAD: &str =
+    "| Issue | Fragment | Contested artifact | Kind | Title |\n| --- | --- | --- | --- | --- |\n";
+
+/// The page up to the table: title, provenance, the conflicts when there
+/// are any, counts.
 pub(crate) fn header(
     out: &mut String,
     fragments_dir: &str,
     source: &str,
     artifacts: usize,
     fragments: usize,
+    contested: &Contested<'_>,
 ) {
     out.push_str("# Catalogue\n\n");
     // `dir` and `source` come from the caller, not a fragment, but escaping them costs
@@ -50,6 +70,26 @@ pub(crate) fn header(
         escape(fragments_dir),
         escape(source),
     );
+    if contested.paths > 0 {
+        let _ = writeln!(
+            out,
+            "## Conflicts\n\n\
+             {} {} claimed by more than one fragment, so {} listed below only, with every claim, \
+             and `git catalogue consolidate` fails until each is claimed once. \
+             To resolve one, change one of its fragments (the later in natural key order, or either): \
+             record it again without the path, or delete it.\n",
+            contested.paths,
+            if contested.paths == 1 {
+                "artifact path is"
+            } else {
+                "artifact paths are"
+            },
+            if contested.paths == 1 { "it is" } else { "they are" },
+        );
+        out.push_str(CONFLICTS_HEAD);
+        out.push_str(contested.rows);
+        out.push('\n');
+    }
     let _ = writeln!(
         out,
         "{artifacts} {} in {fragments} {}.\n",

@@ -25,6 +25,11 @@ pub struct Manifest {
     /// Artifacts in manifest order, as (fragment index, artifact index) into `fragments`.
     /// Kept apart so each fragment stays exactly as its author wrote it.
     order: Vec<(usize, usize)>,
+    /// Paths claimed more than once (bytewise order), with every claim, as
+    /// (fragment index, artifact index) in manifest order. Not in `order`.
+    conflicts: Vec<(String, Vec<(usize, usize)>)>,
+    /// The first second claim met in manifest order, as [`Manifest::build`] reports it.
+    first_duplicate: Option<DuplicatePath>,
 }
 
 impl Manifest {
@@ -35,7 +40,20 @@ impl Manifest {
     /// one; the error names the two fragments in natural key order, so it too is
     /// independent of input order. Keys are expected to be unique (they are file names
     /// in one folder).
-    pub fn build(mut fragments: Vec<Fragment>, source: &str) -> Result<Manifest, DuplicatePath> {
+    pub fn build(fragments: Vec<Fragment>, source: &str) -> Result<Manifest, DuplicatePath> {
+        let manifest = Manifest::build_with_conflicts(fragments, source);
+        match manifest.first_duplicate {
+            Some(dup) => Err(dup),
+            None => Ok(manifest),
+        }
+    }
+
+    /// Build from fragments in any order, keeping every path claimed more than once
+    /// as a [`Conflict`] instead of failing: the artifacts list only the paths
+    /// claimed once, and [`Manifest::conflicts`] holds every claim of the others.
+    /// This is what consolidation writes, so that a conflict never blocks the rest
+    /// of the catalogue (docs/format.md, "Conflicts").
+    pub fn build_with_conflicts(mut fragments: Vec<Fragment>, source: &str) -> Manifest {
         // Same-key fragments cannot come from one tree; if a caller passes them anyway,
         // the bytes tie-break keeps the result independent of input order.
         fragments.sort_by(|a, b| {
@@ -44,7 +62,11 @@ impl Manifest {
                 .then_with(|| a.to_bytes().cmp(&b.to_bytes()))
         });
         let mut order = Vec::with_capacity(fragments.iter().map(|f| f.artifacts.len()).sum());
-        let mut claimed: HashMap<&str, &FragmentKey> = HashMap::new();
+        // Path -> its first claim, (fragment index, artifact index); the paths
+        // claimed again -> every claim, in manifest order.
+        let mut claimed: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut again: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
+        let mut first_duplicate = None;
         for (fragment_index, fragment) in fragments.iter().enumerate() {
             let mut own: Vec<(usize, &str)> = fragment
                 .artifacts
@@ -54,21 +76,43 @@ impl Manifest {
                 .collect();
             own.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
             for (artifact_index, path) in own {
-                if let Some(first) = claimed.insert(path, &fragment.key) {
-                    return Err(DuplicatePath {
-                        path: path.to_owned(),
-                        first: first.clone(),
-                        second: fragment.key.clone(),
-                    });
+                let claim = (fragment_index, artifact_index);
+                match claimed.entry(path) {
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(claim);
+                    }
+                    std::collections::hash_map::Entry::Occupied(first) => {
+                        let first = *first.get();
+                        first_duplicate.get_or_insert_with(|| DuplicatePath {
+                            path: path.to_owned(),
+                            first: fragments[first.0].key.clone(),
+                            second: fragment.key.clone(),
+                        });
+                        again.entry(path).or_insert_with(|| vec![first]).push(claim);
+                    }
                 }
-                order.push((fragment_index, artifact_index));
+                order.push(claim);
             }
         }
-        Ok(Manifest {
+        let mut conflicts: Vec<(String, Vec<(usize, usize)>)> = again
+            .into_iter()
+            .map(|(path, held)| (path.to_owned(), held))
+            .collect();
+        conflicts.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        if !conflicts.is_empty() {
+            let contested: std::collections::HashSet<(usize, usize)> = conflicts
+                .iter()
+                .flat_map(|(_, held)| held.iter().copied())
+                .collect();
+            order.retain(|claim| !contested.contains(claim));
+        }
+        Manifest {
             source: source.to_owned(),
             fragments,
             order,
-        })
+            conflicts,
+            first_duplicate,
+        }
     }
 
     /// The hex id of the fragments tree this manifest was built from.
@@ -92,9 +136,81 @@ impl Manifest {
         })
     }
 
-    /// How many artifacts all fragments hold together.
+    /// How many artifacts the manifest lists: every path claimed once.
     pub fn artifact_count(&self) -> usize {
         self.order.len()
+    }
+
+    /// Every path claimed more than once, in bytewise order of path.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        self.conflicts
+            .iter()
+            .map(|(path, held)| Conflict {
+                path: path.clone(),
+                fragments: held
+                    .iter()
+                    .map(|&(f, _)| self.fragments[f].key.clone())
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Every claim of the conflicting paths, path by path as [`Manifest::conflicts`]
+    /// lists them, each in manifest order.
+    pub fn conflicting_artifacts(&self) -> impl Iterator<Item = (&str, Vec<ArtifactEntry<'_>>)> {
+        self.conflicts.iter().map(|(path, held)| {
+            let entries = held
+                .iter()
+                .map(|&(f, a)| ArtifactEntry {
+                    fragment: &self.fragments[f],
+                    fields: &self.fragments[f].artifacts[a],
+                })
+                .collect();
+            (path.as_str(), entries)
+        })
+    }
+}
+
+/// One artifact path claimed more than once: by two fragments (or more), or twice
+/// within one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The path.
+    pub path: String,
+    /// Every claimant, in natural key order; a fragment that lists the path twice
+    /// appears twice.
+    pub fragments: Vec<FragmentKey>,
+}
+
+impl Conflict {
+    /// The claimant to change to resolve it: the last in natural key order (any
+    /// of them will do).
+    pub fn later(&self) -> &FragmentKey {
+        self.fragments.last().expect("a conflict has two claims")
+    }
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<String> = self.fragments.iter().map(|k| format!("`{k}`")).collect();
+        match names.as_slice() {
+            [a, b] => write!(
+                f,
+                "artifact path `{}` is claimed by both fragment {a} and fragment {b}",
+                self.path.escape_debug()
+            ),
+            [rest @ .., last] => write!(
+                f,
+                "artifact path `{}` is claimed by fragments {} and {last}",
+                self.path.escape_debug(),
+                rest.join(", ")
+            ),
+            [] => write!(
+                f,
+                "artifact path `{}` is claimed twice",
+                self.path.escape_debug()
+            ),
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! only `gix::validate` (git's own path rules); a test in
 //! `tests/cli/imports_keep_the_layers.rs` holds it to that.
 
+pub mod adopt;
 pub mod fragment;
 pub mod index;
 pub mod key;
@@ -14,3 +15,4 @@ pub mod manifest;
 pub mod path;
 pub mod render;
 pub mod rng;
+pub mod versions;

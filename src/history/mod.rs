@@ -9,7 +9,7 @@
 //! path as `record --direct`, and consolidates.
 
 pub mod classify;
-pub mod versions;
+pub use crate::core::versions;
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},

@@ -119,20 +119,37 @@ fn cases() -> Result<Vec<Case>> {
         &["../x.md"],
     ));
 
-    let repo = Repo::bare_consolidated(CATALOGUED)?;
+    // A second claim on the branch is written and then reported
+    // (conflicts_never_block.rs); creating one is refused.
+    cases.push(case(
+        Repo::bare_consolidated(CATALOGUED)?,
+        &[
+            "record",
+            "--direct",
+            "--issue",
+            "2",
+            "--artifact",
+            "docs/a.md",
+        ],
+        2,
+        "duplicate_path",
+        &["docs/a.md"],
+    ));
+
+    let repo = Repo::new_bare()?;
     repo.commit_by_hand(
         &[(
-            "catalogue/fragments/issue-2.json",
-            Content::File(br#"{"artifacts": [{"path": "docs/a.md"}]}"#),
+            "catalogue/manifest.json",
+            Content::File(br#"[{"issue": 1, "path": "docs/1.md"}]"#),
         )],
-        "A second claim",
+        "A legacy manifest",
     )?;
     cases.push(case(
         repo,
         &["consolidate"],
         2,
-        "duplicate_path",
-        &["docs/a.md"],
+        "unmigrated",
+        &["catalogue/manifest.json"],
     ));
 
     let repo = Repo::bare_consolidated(CATALOGUED)?;

@@ -10,11 +10,13 @@
 
 mod support;
 
+mod adopting_keeps_every_entry;
 mod branch_from_the_repository;
 mod broken_repositories;
 mod check_and_list_only_read;
 mod checkout_follows_the_branch;
 mod concurrent_writers_lose_nothing;
+mod conflicts_never_block;
 mod consolidate_rebuilds_outputs;
 mod every_error_is_one_json_object;
 mod every_worktree_follows;

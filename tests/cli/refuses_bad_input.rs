@@ -309,7 +309,7 @@ fn a_missing_branch_makes_every_command_exit_4_naming_the_ref() -> Result<()> {
 }
 
 #[test]
-fn a_path_claimed_by_two_fragments_stops_consolidation_naming_both() -> Result<()> {
+fn a_path_claimed_by_two_fragments_fails_consolidation_naming_both() -> Result<()> {
     let repo = Repo::bare_recorded(&[(1, "docs/shared.md")])?;
     repo.commit_by_hand(
         &[(
@@ -318,14 +318,13 @@ fn a_path_claimed_by_two_fragments_stops_consolidation_naming_both() -> Result<(
         )],
         "Merge a fragment that claims a path issue-1 already has",
     )?;
-    let error = assert_refusal(
-        &repo,
-        &["consolidate"],
-        2,
-        "duplicate_path",
-        &["docs/shared.md"],
-    )?;
-    let message = str_field(&error, "message")?;
+    // Exit 2 naming both, after committing the rest (tests/cli/conflicts_never_block.rs).
+    let (code, out) = repo.catalogue_json(&["consolidate"])?;
+    assert_eq!(code, 2, "{out}");
+    let error = &out["error"];
+    assert_eq!(error["kind"], "duplicate_path", "{out}");
+    assert_eq!(error["path"], "docs/shared.md", "{out}");
+    let message = str_field(error, "message")?;
     assert!(
         message.contains("issue-1") && message.contains("issue-2"),
         "{error}"

@@ -54,6 +54,8 @@ pub const ERROR_KINDS: &[&str] = &[
     "not_found",
     "dirty_worktree",
     "stale",
+    // A manifest with entries no fragment backs, which consolidating would drop.
+    "unmigrated",
     // `verify --history` only: a committed manifest that is not JSON.
     "invalid_manifest",
     "git",

@@ -33,6 +33,26 @@ pub(super) fn manifest_tail(has_artifacts: bool) -> &'static [u8] {
     }
 }
 
+/// After the last artifact line when some paths are claimed more than
+/// once: the `conflicts` array, one line per path (`lines`, joined), then
+/// the end of the file.
+pub(super) fn conflicts_tail(has_artifacts: bool, lines: &[u8]) -> Vec<u8> {
+    let mut tail = Vec::with_capacity(lines.len() + 32);
+    if has_artifacts {
+        tail.extend_from_slice(b"\n  ]");
+    }
+    tail.extend_from_slice(b",\n  \"conflicts\": [\n");
+    tail.extend_from_slice(lines);
+    tail.extend_from_slice(b"\n  ]\n}\n");
+    tail
+}
+
+/// Whether `manifest` lists path conflicts, as [`conflicts_tail`] writes them.
+pub fn lists_conflicts(manifest: &[u8]) -> bool {
+    const MARK: &[u8] = b"\n  \"conflicts\": [\n";
+    manifest.windows(MARK.len()).any(|w| w == MARK)
+}
+
 /// `s` as a JSON string literal.
 pub(super) fn json_string(s: &str) -> String {
     serde_json::to_string(s).expect("a string always serialises")

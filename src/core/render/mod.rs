@@ -17,6 +17,7 @@ mod rope;
 mod splice;
 mod writer;
 
+pub use layout::lists_conflicts;
 pub use rope::{Outputs, Rope, Spliced};
 pub use splice::{splice, NotSpliced, Old};
 pub use writer::Writer;
@@ -42,10 +43,11 @@ pub fn index_md(manifest: &Manifest, dir: &str) -> Vec<u8> {
 
 /// Both files of a built manifest (no index without `dir`).
 pub fn outputs(manifest: &Manifest, dir: Option<&str>) -> Outputs {
-    let mut writer = Writer::new(manifest.source(), dir, false);
+    // Checking claims, so that paths claimed twice are listed apart, as
+    // `Manifest::build_with_conflicts` lists them.
+    let mut writer = Writer::new(manifest.source(), dir, true);
     for fragment in manifest.fragments() {
-        // `Manifest::build` already refused duplicate paths.
-        let _ = writer.push(fragment);
+        writer.push(fragment);
     }
     writer.finish()
 }

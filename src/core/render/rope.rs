@@ -6,6 +6,8 @@ use std::borrow::Cow;
 /// Written out and hashed piece by piece, never joined.
 pub type Rope<'a> = Vec<Cow<'a, [u8]>>;
 
+use crate::core::manifest::Conflict;
+
 /// The two files of a splice, as ropes over the previous outputs.
 #[derive(Debug)]
 pub struct Spliced<'a> {
@@ -15,8 +17,10 @@ pub struct Spliced<'a> {
     pub index: Rope<'a>,
     /// Fragments listed.
     pub fragments: usize,
-    /// Artifacts listed.
+    /// Artifacts listed (paths claimed once).
     pub artifacts: usize,
+    /// Paths claimed more than once, listed apart (never from a splice).
+    pub conflicts: Vec<Conflict>,
 }
 
 impl Spliced<'_> {
@@ -27,6 +31,7 @@ impl Spliced<'_> {
             index: self.index.concat(),
             fragments: self.fragments,
             artifacts: self.artifacts,
+            conflicts: self.conflicts.clone(),
         }
     }
 }
@@ -40,6 +45,8 @@ pub struct Outputs {
     pub index: Vec<u8>,
     /// Fragments listed.
     pub fragments: usize,
-    /// Artifacts listed.
+    /// Artifacts listed (paths claimed once).
     pub artifacts: usize,
+    /// Paths claimed more than once, listed apart.
+    pub conflicts: Vec<Conflict>,
 }

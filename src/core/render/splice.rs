@@ -203,6 +203,7 @@ impl<'a> Old<'a> {
             &self.source,
             self.lines.len(),
             self.pieces.len(),
+            &index::Contested::NONE,
         );
         let mut foot = String::new();
         index::footer(
@@ -378,7 +379,7 @@ pub fn splice<'a>(
         .iter()
         .map(|f| {
             let mut w = Writer::new(source, Some(dir), false);
-            let _ = w.push(f);
+            w.push(f);
             w
         })
         .collect();
@@ -439,7 +440,14 @@ pub fn splice<'a>(
     let (_, fragments_dir) = index::layout(dir);
     let mut page = RopeBuilder::new(index_text);
     let mut head = String::with_capacity(512);
-    index::header(&mut head, &fragments_dir, source, artifacts, fragments);
+    index::header(
+        &mut head,
+        &fragments_dir,
+        source,
+        artifacts,
+        fragments,
+        &index::Contested::NONE,
+    );
     page.text(head.into_bytes());
     page.list(b"");
     for part in &parts {
@@ -461,5 +469,6 @@ pub fn splice<'a>(
         index: page.finish(),
         fragments,
         artifacts,
+        conflicts: Vec::new(),
     })
 }

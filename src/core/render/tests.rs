@@ -18,10 +18,10 @@ fn fragment(key: &str, json: &str) -> Fragment {
 }
 
 fn full(fragments: &[Fragment], source: &str) -> Outputs {
-    let manifest = Manifest::build(fragments.to_vec(), source).expect("no duplicates");
+    let manifest = Manifest::build_with_conflicts(fragments.to_vec(), source);
     let mut w = Writer::new(source, Some("catalogue"), true);
     for f in manifest.fragments() {
-        w.push(f).expect("no duplicates");
+        w.push(f);
     }
     w.finish()
 }
@@ -87,8 +87,8 @@ fn the_rope_holds_the_bytes_of_the_joined_files() {
         };
         let [mut joined, mut rope] = [0, 1].map(|_| Writer::new(TREE, Some("catalogue"), true));
         for f in manifest.fragments() {
-            joined.push(f).expect("no duplicates");
-            rope.push(f).expect("no duplicates");
+            joined.push(f);
+            rope.push(f);
         }
         assert_eq!(
             rope.finish_rope().to_outputs(),
@@ -186,35 +186,122 @@ fn a_new_claim_on_an_unchanged_fragment_s_path_is_not_spliced() {
 }
 
 /// Batches rendered apart and absorbed in order give the bytes, and the
-/// duplicate error, of pushing every fragment to one writer.
+/// conflicts, of pushing every fragment to one writer; and both are what
+/// `render::outputs` of the manifest gives.
 #[test]
 fn absorbed_batches_equal_one_writer() {
     let mut rng = Rng::seeded(0x9e37_79b9_7f4a_7c15);
     let paths = ["docs", "src"];
+    let mut conflicted = 0;
     for round in 0..300 {
         let mut set: Vec<Fragment> = (0..rng.below(12))
             .map(|i| random_fragment(&mut rng, &format!("issue-{i}"), &paths))
             .collect();
         set.sort_by(|a, b| a.key.cmp(&b.key));
+        set.sort_by(|a, b| crate::core::key::natural_cmp(a.key.as_str(), b.key.as_str()));
         let mut one = Writer::new(TREE, Some("catalogue"), true);
-        let want = set
-            .iter()
-            .try_for_each(|f| one.push(f))
-            .map(|()| one.finish());
+        set.iter().for_each(|f| one.push(f));
+        let want = one.finish();
         let mut main = Writer::new(TREE, Some("catalogue"), true);
         let size = 1 + rng.below(4);
-        let got = set
-            .chunks(size)
-            .try_for_each(|chunk| {
-                let mut batch = Writer::batch(Some("catalogue"));
-                for f in chunk {
-                    let _ = batch.push(f);
-                }
-                main.absorb(batch)
-            })
-            .map(|()| main.finish());
+        for chunk in set.chunks(size) {
+            let mut batch = Writer::batch(Some("catalogue"));
+            for f in chunk {
+                batch.push(f);
+            }
+            main.absorb(batch);
+        }
+        let got = main.finish();
         assert_eq!(got, want, "round {round}, batches of {size}");
+        let manifest = Manifest::build_with_conflicts(set.clone(), TREE);
+        assert_eq!(outputs(&manifest, Some("catalogue")), want, "round {round}");
+        assert_eq!(manifest.conflicts(), want.conflicts, "round {round}");
+        assert_eq!(manifest.artifact_count(), want.artifacts, "round {round}");
+        if !want.conflicts.is_empty() {
+            conflicted += 1;
+            // Valid JSON, with the contested claims apart from the artifacts.
+            let json: Value = serde_json::from_slice(&want.manifest).expect("valid JSON");
+            let listed = json["artifacts"].as_array().map_or(0, Vec::len);
+            assert_eq!(listed, want.artifacts, "round {round}");
+            assert_eq!(
+                json["conflicts"].as_array().map(Vec::len),
+                Some(want.conflicts.len())
+            );
+            // Never spliced on: a full build decides while a conflict exists.
+            assert!(Old::cut(&want.manifest, Some(&want.index)).is_none());
+            assert!(lists_conflicts(&want.manifest));
+        } else {
+            assert!(!lists_conflicts(&want.manifest));
+        }
     }
+    assert!(
+        conflicted > 20,
+        "only {conflicted} of 300 rounds had a conflict"
+    );
+}
+
+/// A path claimed by two fragments: both files are written for everything
+/// else, and both claims are listed apart, byte for byte as documented
+/// (docs/format.md, "Conflicts").
+#[test]
+fn a_conflict_is_listed_apart_in_both_files() {
+    let fragments = [
+        fragment(
+            "issue-10",
+            r#"{"issue": 10, "artifacts": [{"path": "docs/x.md", "title": "B"}]}"#,
+        ),
+        fragment(
+            "issue-9",
+            r#"{"issue": 9, "artifacts": [{"path": "docs/x.md", "title": "A"}, {"path": "docs/9.md"}]}"#,
+        ),
+    ];
+    let out = full(&fragments, TREE);
+    assert_eq!(
+        String::from_utf8(out.manifest).expect("text"),
+        r#"{
+  "version": 1,
+  "source": "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+  "fragments": {
+    "issue-9": {
+      "issue": 9
+    },
+    "issue-10": {
+      "issue": 10
+    }
+  },
+  "artifacts": [
+    {"fragment":"issue-9","issue":9,"path":"docs/9.md"}
+  ],
+  "conflicts": [
+    {"path":"docs/x.md","fragments":["issue-9","issue-10"],"artifacts":[{"fragment":"issue-9","issue":9,"path":"docs/x.md","title":"A"},{"fragment":"issue-10","issue":10,"path":"docs/x.md","title":"B"}]}
+  ]
+}
+"#
+    );
+    let index = String::from_utf8(out.index).expect("text");
+    let conflicts_at = index.find("## Conflicts\n").expect("a conflicts section");
+    let table_at = index.find(crate::core::index::TABLE_HEAD).expect("a table");
+    assert!(conflicts_at < table_at, "{index}");
+    assert!(index.contains(
+        "| #9 | issue\\-9 | [docs/x\\.md](../docs/x.md) |  | A |\n| #10 | issue\\-10 | [docs/x\\.md](../docs/x.md) |  | B |\n"
+    ), "{index}");
+    assert!(index.contains("\n1 artifact in 2 fragments.\n"), "{index}");
+    assert_eq!(out.conflicts.len(), 1);
+    assert_eq!(out.conflicts[0].later().as_str(), "issue-10");
+    // Without artifacts left, the list is still valid JSON.
+    let alone = full(&fragments[..1], TREE);
+    assert!(alone.conflicts.is_empty());
+    let twice = [fragment(
+        "k",
+        r#"{"artifacts": [{"path": "a"}, {"path": "a", "n": 2}]}"#,
+    )];
+    let out = full(&twice, TREE);
+    let json: Value = serde_json::from_slice(&out.manifest).expect("valid JSON");
+    assert_eq!(json["artifacts"], serde_json::json!([]));
+    assert_eq!(
+        json["conflicts"][0]["fragments"],
+        serde_json::json!(["k", "k"])
+    );
 }
 
 /// Random catalogues, random changes (adds, modifications, deletions,

@@ -1,17 +1,17 @@
 //! [`Writer`]: both files' bytes, one fragment at a time, in natural key order.
 
 use std::borrow::Cow;
-use std::collections::{hash_map::Entry, HashMap};
+use std::collections::{hash_map::Entry, BTreeMap, BTreeSet, HashMap};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use super::layout::{json_string, manifest_head, manifest_middle, manifest_tail};
+use super::layout::{conflicts_tail, json_string, manifest_head, manifest_middle, manifest_tail};
 use super::rope::{Outputs, Rope, Spliced};
 use crate::core::fragment::Fragment;
 use crate::core::index;
 use crate::core::key::FragmentKey;
-use crate::core::manifest::{ArtifactEntry, DuplicatePath};
+use crate::core::manifest::{ArtifactEntry, Conflict};
 
 /// Builds both files from fragments given in natural key order.
 pub struct Writer {
@@ -36,10 +36,12 @@ pub struct Writer {
 enum Claims {
     /// Not recorded: the caller checked duplicates already.
     Off,
-    /// Checked on every push: path -> index into `keys`.
+    /// Checked on every push: path -> its first claim, (index into `keys`,
+    /// artifact line); the paths claimed again -> every claim.
     Check {
         keys: Vec<FragmentKey>,
-        by_path: HashMap<Box<str>, u32>,
+        by_path: HashMap<Box<str>, (u32, u32)>,
+        again: BTreeMap<Box<str>, Vec<(u32, u32)>>,
     },
     /// Recorded in order, for [`Writer::absorb`] to check: a batch.
     Record {
@@ -114,6 +116,7 @@ impl Writer {
                 Claims::Check {
                     keys: Vec::new(),
                     by_path: HashMap::new(),
+                    again: BTreeMap::new(),
                 }
             } else {
                 Claims::Off
@@ -142,11 +145,15 @@ impl Writer {
     }
 
     /// Append a batch that follows every fragment pushed so far, checking
-    /// its paths against all claimed before, in order: the error is the one
-    /// pushing its fragments here would give.
-    pub fn absorb(&mut self, batch: Writer) -> Result<(), DuplicatePath> {
+    /// its paths against all claimed before, in order: the conflicts are the
+    /// ones pushing its fragments here would record.
+    pub fn absorb(&mut self, batch: Writer) {
         if let (
-            Claims::Check { keys, by_path },
+            Claims::Check {
+                keys,
+                by_path,
+                again,
+            },
             Claims::Record {
                 keys: theirs,
                 paths,
@@ -154,22 +161,11 @@ impl Writer {
         ) = (&mut self.claims, batch.claims)
         {
             let offset = u32::try_from(keys.len()).expect("fewer than 2^32 fragments");
+            let lines = u32::try_from(self.artifacts).expect("fewer than 2^32 artifacts");
             keys.extend(theirs);
-            for (path, i) in paths {
-                let me = offset + i;
-                // The batch's own string moves into the map: no copy per path.
-                match by_path.entry(path) {
-                    Entry::Vacant(slot) => {
-                        slot.insert(me);
-                    }
-                    Entry::Occupied(taken) => {
-                        return Err(DuplicatePath {
-                            path: taken.key().to_string(),
-                            first: keys[*taken.get() as usize].clone(),
-                            second: keys[me as usize].clone(),
-                        });
-                    }
-                }
+            for (n, (path, i)) in paths.into_iter().enumerate() {
+                let claim = (offset + i, lines + n as u32);
+                claim_path(by_path, again, path, claim);
             }
         }
         for (ours, theirs) in [
@@ -185,14 +181,32 @@ impl Writer {
         self.without.extend(batch.without);
         self.fragments += batch.fragments;
         self.artifacts += batch.artifacts;
-        Ok(())
+    }
+
+    /// The paths claimed more than once so far, bytewise, each with its
+    /// claimants in natural key order.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        match &self.claims {
+            Claims::Check { keys, again, .. } => again
+                .iter()
+                .map(|(path, held)| Conflict {
+                    path: path.to_string(),
+                    fragments: held
+                        .iter()
+                        .map(|&(k, _)| keys[k as usize].clone())
+                        .collect(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Add one fragment. Fragments must come in natural key order.
     ///
-    /// Its artifacts are listed by path, bytewise. A path claimed twice fails
-    /// naming both fragments in natural key order, as [`crate::manifest::Manifest::build`] does.
-    pub fn push(&mut self, fragment: &Fragment) -> Result<(), DuplicatePath> {
+    /// Its artifacts are listed by path, bytewise. A path claimed twice is
+    /// recorded as a conflict (made with `check_duplicates`): the finished
+    /// files list it apart, with every claim, as [`crate::core::manifest::Manifest::build_with_conflicts`] does.
+    pub fn push(&mut self, fragment: &Fragment) {
         let mut own: Vec<(&str, &Map<String, Value>)> = fragment
             .artifacts
             .iter()
@@ -201,17 +215,16 @@ impl Writer {
         own.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         match &mut self.claims {
             Claims::Off => {}
-            Claims::Check { keys, by_path } => {
+            Claims::Check {
+                keys,
+                by_path,
+                again,
+            } => {
                 let me = u32::try_from(keys.len()).expect("fewer than 2^32 fragments");
+                let lines = u32::try_from(self.artifacts).expect("fewer than 2^32 artifacts");
                 keys.push(fragment.key.clone());
-                for (path, _) in &own {
-                    if let Some(first) = by_path.insert((*path).into(), me) {
-                        return Err(DuplicatePath {
-                            path: (*path).to_owned(),
-                            first: keys[first as usize].clone(),
-                            second: fragment.key.clone(),
-                        });
-                    }
+                for (n, (path, _)) in own.iter().enumerate() {
+                    claim_path(by_path, again, (*path).into(), (me, lines + n as u32));
                 }
             }
             Claims::Record { keys, paths } => {
@@ -244,7 +257,6 @@ impl Writer {
         }
         self.fragments += 1;
         self.artifacts += own.len();
-        Ok(())
     }
 
     /// Both files, each in pieces that are never joined: the manifest's
@@ -265,11 +277,12 @@ impl Writer {
             manifest: vec![
                 Cow::Owned(parts.blocks),
                 Cow::Owned(parts.lines),
-                Cow::Borrowed(parts.tail),
+                parts.tail,
             ],
             index,
             fragments: parts.fragments,
             artifacts: parts.artifacts,
+            conflicts: parts.conflicts,
         }
     }
 
@@ -281,7 +294,7 @@ impl Writer {
     pub fn finish(self) -> Outputs {
         let parts = self.parts();
         let mut manifest = parts.lines;
-        manifest.extend_from_slice(parts.tail);
+        manifest.extend_from_slice(&parts.tail);
         manifest.splice(0..0, parts.blocks);
         let index = match parts.index {
             None => Vec::new(),
@@ -296,29 +309,101 @@ impl Writer {
             index,
             fragments: parts.fragments,
             artifacts: parts.artifacts,
+            conflicts: parts.conflicts,
         }
     }
 
     fn parts(self) -> Parts {
+        let conflicts = self.conflicts();
         let Writer {
             source,
             index,
             mut blocks,
-            lines,
-            rows,
+            mut lines,
+            mut rows,
             without,
             fragments,
-            artifacts,
+            mut artifacts,
             claims,
         } = self;
-        drop(claims);
+        // The contested claims' lines and rows move out of the table into the
+        // conflicts, verbatim: rare, so only then are the lines split.
+        let mut contested_lines = Vec::new();
+        let mut contested_rows = String::new();
+        if let Claims::Check { again, .. } = claims {
+            if !again.is_empty() {
+                let moved: BTreeSet<u32> = again
+                    .values()
+                    .flat_map(|held| held.iter().map(|&(_, line)| line))
+                    .collect();
+                let all_lines: Vec<&[u8]> = lines.split(|b| *b == b'\n').collect();
+                let all_rows: Vec<&str> = rows.split_inclusive('\n').collect();
+                let line_of = |n: u32| -> &[u8] {
+                    let line = all_lines[n as usize];
+                    let line = line.strip_suffix(b",").unwrap_or(line);
+                    line.strip_prefix(b"    ").unwrap_or(line)
+                };
+                let mut kept_lines = Vec::with_capacity(lines.len());
+                let mut kept_rows = String::with_capacity(rows.len());
+                // Rows only when there is an index: one per line then.
+                let row_of = |n: usize| all_rows.get(n).copied().unwrap_or("");
+                for (n, line) in all_lines.iter().enumerate() {
+                    if moved.contains(&(n as u32)) {
+                        continue;
+                    }
+                    let line = line.strip_suffix(b",").unwrap_or(line);
+                    separate(&mut kept_lines);
+                    kept_lines.extend_from_slice(line);
+                    kept_rows.push_str(row_of(n));
+                }
+                for (conflict, held) in conflicts.iter().zip(again.values()) {
+                    separate(&mut contested_lines);
+                    contested_lines.extend_from_slice(b"    {\"path\":");
+                    contested_lines.extend_from_slice(json_string(&conflict.path).as_bytes());
+                    contested_lines.extend_from_slice(b",\"fragments\":[");
+                    for (i, key) in conflict.fragments.iter().enumerate() {
+                        if i > 0 {
+                            contested_lines.push(b',');
+                        }
+                        contested_lines.extend_from_slice(json_string(key.as_str()).as_bytes());
+                    }
+                    contested_lines.extend_from_slice(b"],\"artifacts\":[");
+                    for (i, &(_, line)) in held.iter().enumerate() {
+                        if i > 0 {
+                            contested_lines.push(b',');
+                        }
+                        contested_lines.extend_from_slice(line_of(line));
+                        contested_rows.push_str(row_of(line as usize));
+                    }
+                    contested_lines.extend_from_slice(b"]}");
+                }
+                artifacts -= moved.len();
+                lines = kept_lines;
+                rows = kept_rows;
+            }
+        }
         let has_fragments = !blocks.is_empty();
         let has_artifacts = !lines.is_empty();
         blocks.splice(0..0, manifest_head(&source, has_fragments));
         blocks.extend_from_slice(manifest_middle(has_fragments, has_artifacts));
+        let tail = if conflicts.is_empty() {
+            Cow::Borrowed(manifest_tail(has_artifacts))
+        } else {
+            Cow::Owned(conflicts_tail(has_artifacts, &contested_lines))
+        };
         let index = index.map(|(_, fragments_dir)| {
             let mut head = String::with_capacity(512);
-            index::header(&mut head, &fragments_dir, &source, artifacts, fragments);
+            index::header(
+                &mut head,
+                &fragments_dir,
+                &source,
+                artifacts,
+                fragments,
+                &index::Contested {
+                    paths: conflicts.len(),
+                    rows: &contested_rows,
+                },
+            );
             let mut foot = String::new();
             index::footer(&mut foot, without.iter().map(String::as_str));
             (head, rows, foot)
@@ -326,10 +411,34 @@ impl Writer {
         Parts {
             blocks,
             lines,
-            tail: manifest_tail(has_artifacts),
+            tail,
             index,
             fragments,
             artifacts,
+            conflicts,
+        }
+    }
+}
+
+/// Record that the claim `(key index, artifact line)` names `path`: the
+/// first claim of a path is its owner; a later one makes a conflict.
+fn claim_path(
+    by_path: &mut HashMap<Box<str>, (u32, u32)>,
+    again: &mut BTreeMap<Box<str>, Vec<(u32, u32)>>,
+    path: Box<str>,
+    claim: (u32, u32),
+) {
+    // The batch's own string moves into the map: no copy per path.
+    match by_path.entry(path) {
+        Entry::Vacant(slot) => {
+            slot.insert(claim);
+        }
+        Entry::Occupied(taken) => {
+            let first = *taken.get();
+            again
+                .entry(taken.key().clone())
+                .or_insert_with(|| vec![first])
+                .push(claim);
         }
     }
 }
@@ -340,12 +449,13 @@ struct Parts {
     blocks: Vec<u8>,
     /// The artifact lines.
     lines: Vec<u8>,
-    /// The manifest after them.
-    tail: &'static [u8],
+    /// The manifest after them (with the conflicts, when there are any).
+    tail: Cow<'static, [u8]>,
     /// The index's head, rows and tail, when it has one.
     index: Option<(String, String, String)>,
     fragments: usize,
     artifacts: usize,
+    conflicts: Vec<Conflict>,
 }
 
 /// An artifact's `path`; [`Fragment::parse`] guarantees it is a string.
