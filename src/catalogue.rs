@@ -353,6 +353,25 @@ pub fn since_manifest(
     }))
 }
 
+/// The fragments tree the manifest of `root` was built from, as its
+/// `source` line names it (`None`: no manifest, or not git-catalogue's).
+/// Reads the whole manifest blob: only a dry run asks.
+pub fn manifest_source(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+) -> Result<Option<ObjectId>> {
+    let path = settings.manifest_path();
+    let Some(entry) = store::entry_at(repo, root, &path)? else {
+        return Ok(None);
+    };
+    if entry.kind != EntryKind::Blob {
+        return Ok(None);
+    }
+    let bytes = store::read_blob(repo, entry.id, &path)?;
+    Ok(source_of(&bytes))
+}
+
 /// The `source` a manifest names on its third line, as git-catalogue writes it.
 fn source_of(manifest: &[u8]) -> Option<ObjectId> {
     let line = manifest.split(|b| *b == b'\n').nth(2)?;

@@ -113,70 +113,9 @@ pub fn gate(
             .into_iter()
             .filter(|e| !old_problems.contains(&e.offender.path)),
     );
-    let before: BTreeMap<FragmentKey, FragmentBlob> = before
-        .blobs
-        .into_iter()
-        .map(|b| (b.key.clone(), b))
-        .collect();
-    let after: BTreeMap<FragmentKey, FragmentBlob> = after
-        .blobs
-        .into_iter()
-        .map(|b| (b.key.clone(), b))
-        .collect();
-    let mut new_versions: Vec<Fragment> = Vec::new();
-    for (key, blob) in &after {
-        let change = match before.get(key) {
-            None => Change::Added,
-            Some(old) if old.id != blob.id => Change::Changed,
-            Some(_) => continue,
-        };
-        match store::read_fragment(repo, blob) {
-            Ok(fragment) => {
-                let paths = paths_of(&fragment);
-                let dropped = match before.get(key).map(|old| store::read_fragment(repo, old)) {
-                    Some(Ok(old)) => paths_of(&old)
-                        .into_iter()
-                        .filter(|p| !paths.contains(p))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                out.rows.push(Row {
-                    key: key.clone(),
-                    change,
-                    paths,
-                    dropped,
-                });
-                new_versions.push(fragment);
-            }
-            Err(ReadError::Invalid(e)) => {
-                out.rows.push(Row {
-                    key: key.clone(),
-                    change,
-                    paths: Vec::new(),
-                    dropped: Vec::new(),
-                });
-                out.problems.push(e);
-            }
-            Err(ReadError::Failed(e)) => return Err(e),
-        }
-    }
-    for (key, blob) in &before {
-        if after.contains_key(key) {
-            continue;
-        }
-        let paths = match store::read_fragment(repo, blob) {
-            Ok(old) => paths_of(&old),
-            Err(ReadError::Invalid(_)) => Vec::new(),
-            Err(ReadError::Failed(e)) => return Err(e),
-        };
-        out.rows.push(Row {
-            key: key.clone(),
-            change: Change::Removed,
-            paths,
-            dropped: Vec::new(),
-        });
-    }
-    out.rows.sort_by(|a, b| a.key.cmp(&b.key));
+    let (rows, new_versions, invalid) = changes(repo, before.blobs, after.blobs)?;
+    out.rows = rows;
+    out.problems.extend(invalid);
     // The merge: the base as it is now, with the pull request's versions of
     // the fragments it touches.
     let touched: BTreeSet<&FragmentKey> = out.rows.iter().map(|r| &r.key).collect();
@@ -199,6 +138,96 @@ pub fn gate(
         out.problems.push(catalogue::duplicate_error(dup));
     }
     Ok(out)
+}
+
+/// The fragments that differ between two listings, by blob id, in natural
+/// key order; the new versions of those added or changed; and the invalid
+/// ones among those.
+fn changes(
+    repo: &Repository,
+    before: Vec<FragmentBlob>,
+    after: Vec<FragmentBlob>,
+) -> Result<(Vec<Row>, Vec<Fragment>, Vec<Error>)> {
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    let before: BTreeMap<FragmentKey, FragmentBlob> =
+        before.into_iter().map(|b| (b.key.clone(), b)).collect();
+    let after: BTreeMap<FragmentKey, FragmentBlob> =
+        after.into_iter().map(|b| (b.key.clone(), b)).collect();
+    let mut new_versions: Vec<Fragment> = Vec::new();
+    for (key, blob) in &after {
+        let change = match before.get(key) {
+            None => Change::Added,
+            Some(old) if old.id != blob.id => Change::Changed,
+            Some(_) => continue,
+        };
+        match store::read_fragment(repo, blob) {
+            Ok(fragment) => {
+                let paths = paths_of(&fragment);
+                let dropped = match before.get(key).map(|old| store::read_fragment(repo, old)) {
+                    Some(Ok(old)) => paths_of(&old)
+                        .into_iter()
+                        .filter(|p| !paths.contains(p))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                rows.push(Row {
+                    key: key.clone(),
+                    change,
+                    paths,
+                    dropped,
+                });
+                new_versions.push(fragment);
+            }
+            Err(ReadError::Invalid(e)) => {
+                rows.push(Row {
+                    key: key.clone(),
+                    change,
+                    paths: Vec::new(),
+                    dropped: Vec::new(),
+                });
+                problems.push(e);
+            }
+            Err(ReadError::Failed(e)) => return Err(e),
+        }
+    }
+    for (key, blob) in &before {
+        if after.contains_key(key) {
+            continue;
+        }
+        let paths = match store::read_fragment(repo, blob) {
+            Ok(old) => paths_of(&old),
+            Err(ReadError::Invalid(_)) => Vec::new(),
+            Err(ReadError::Failed(e)) => return Err(e),
+        };
+        rows.push(Row {
+            key: key.clone(),
+            change: Change::Removed,
+            paths,
+            dropped: Vec::new(),
+        });
+    }
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok((rows, new_versions, problems))
+}
+
+/// What a consolidation of `root` would change in its manifest: the
+/// fragments that differ from those of the manifest's `source` (all of them
+/// when there is no git-catalogue manifest to compare with).
+pub fn since_manifest_source(
+    repo: &Repository,
+    settings: &Settings,
+    root: ObjectId,
+) -> Result<Vec<Row>> {
+    let folder = settings.fragments_dir();
+    let before = match catalogue::manifest_source(repo, root, settings)? {
+        Some(source) if repo.has_object(source) => {
+            store::list_fragment_folder(repo, source, &folder)?.blobs
+        }
+        _ => Vec::new(),
+    };
+    let after = store::list_fragment_blobs(repo, root, &settings.dir)?.blobs;
+    Ok(changes(repo, before, after)?.0)
 }
 
 /// A fragment's artifact paths, in its order.

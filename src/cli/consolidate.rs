@@ -4,11 +4,13 @@ use serde_json::json;
 
 use super::args::ConsolidateArgs;
 use super::errors::{self, error_json};
-use super::{obj, retries_note, sink, Report};
+use super::{obj, printable, retries_note, sink, Report};
 use crate::catalogue;
 use crate::consolidate::{self, Options, Unbacked};
 use crate::core::manifest::Conflict;
 use crate::error::Result;
+use crate::gate;
+use crate::git::store;
 use crate::settings::Settings;
 
 /// `git catalogue consolidate`.
@@ -68,6 +70,33 @@ pub fn run(repo: &gix::Repository, settings: &Settings, args: &ConsolidateArgs) 
         "warnings": out.warnings,
         "conflicts": out.conflicts.iter().map(|c| conflict_json(c, settings)).collect::<Vec<_>>(),
     }));
+    // What the run would change, fragment by fragment, as `check --base`
+    // lists a pull request's changes.
+    if args.dry_run {
+        let root = store::commit_tree(repo, out.tip)?;
+        let rows = gate::since_manifest_source(repo, settings, root)?;
+        for row in &rows {
+            report.stdout.push_str(&format!(
+                "{}\t{}\t{}\n",
+                row.change.as_str(),
+                row.key,
+                printable(&row.paths.join(" "))
+            ));
+        }
+        report.json.insert(
+            "changes".to_owned(),
+            rows.iter()
+                .map(|r| {
+                    json!({
+                        "key": r.key.as_str(),
+                        "change": r.change.as_str(),
+                        "paths": r.paths,
+                        "dropped": r.dropped,
+                    })
+                })
+                .collect(),
+        );
+    }
     // Written all the same, so that the rest of the catalogue moves on; the
     // exit status still fails, so CI shows the conflict until it is resolved.
     for conflict in &out.conflicts {

@@ -72,7 +72,7 @@ pub fn message(err: &Error) -> String {
             )
         }
         Some(Hint::Unmigrated) => format!(
-            "{}; run `git catalogue repair` to migrate them into recovery fragments, \
+            "{}; run `git catalogue repair` to migrate such entries into recovery fragments, \
              or `git catalogue consolidate --drop-unbacked` to drop them on purpose",
             err.message
         ),

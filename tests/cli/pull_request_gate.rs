@@ -172,3 +172,41 @@ fn an_invalid_fragment_in_the_pull_request_fails_the_gate_naming_it() -> Result<
     assert_eq!(rows(&out)?[0].0, "added", "{out}");
     Ok(())
 }
+
+#[test]
+fn consolidate_dry_run_lists_the_same_rows_for_what_it_would_change() -> Result<()> {
+    let repo = Repo::new_bare()?.with_consolidated(&[(1, "docs/1.md"), (2, "docs/2.md")])?;
+    repo.record_direct(3, "docs/3.md")?;
+    repo.record_direct(2, "docs/2-new.md")?;
+    let before = repo.snapshot()?;
+    let run = repo.catalogue(&["--json", "consolidate", "--dry-run"])?;
+    run.expect(0)?;
+    let out = run.json()?;
+    assert_eq!(
+        rows(&out)?,
+        [
+            (
+                "changed".to_owned(),
+                "issue-2".to_owned(),
+                r#"["docs/2-new.md"]"#.to_owned()
+            ),
+            (
+                "added".to_owned(),
+                "issue-3".to_owned(),
+                r#"["docs/3.md"]"#.to_owned()
+            ),
+        ]
+    );
+    let run = repo.catalogue(&["consolidate", "--dry-run"])?;
+    run.expect(0)?;
+    assert_eq!(
+        run.stdout,
+        "changed\tissue-2\tdocs/2-new.md\nadded\tissue-3\tdocs/3.md\n"
+    );
+    ensure!(repo.snapshot()? == before, "a dry run wrote something");
+    // With no manifest to compare with, every fragment is new.
+    let fresh = Repo::new_bare()?.with_recorded(&[(1, "docs/1.md")])?;
+    let out = fresh.catalogue_ok(&["consolidate", "--dry-run"])?;
+    assert_eq!(rows(&out)?[0].0, "added", "{out}");
+    Ok(())
+}

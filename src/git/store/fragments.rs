@@ -78,31 +78,49 @@ pub fn list_fragment_blobs(repo: &Repository, root: ObjectId, dir: &str) -> Resu
                     describe_kind(entry.kind)
                 ),
             )
-            .path(&folder)
+            .path(folder)
             .blob(entry.id),
         );
         return Ok(listing);
     }
-    listing.source = entry.id;
-    let tree = repo.find_tree(entry.id).map_err(|e| {
-        Error::git(
-            format!("could not read tree {} of `{folder}`", entry.id),
-            &e,
-        )
-        .path(&folder)
-        .tree(entry.id)
+    list_folder(repo, entry.id, &folder, listing)
+}
+
+/// The fragments of the fragments folder tree `tree` (e.g. a manifest's
+/// `source`), named as `folder` in messages.
+pub fn list_fragment_folder(repo: &Repository, tree: ObjectId, folder: &str) -> Result<Listing> {
+    let listing = Listing {
+        source: tree,
+        blobs: Vec::new(),
+        warnings: Vec::new(),
+        problems: Vec::new(),
+    };
+    if tree == empty_tree(repo) {
+        return Ok(listing);
+    }
+    list_folder(repo, tree, folder, listing)
+}
+
+fn list_folder(
+    repo: &Repository,
+    id: ObjectId,
+    folder: &str,
+    mut listing: Listing,
+) -> Result<Listing> {
+    listing.source = id;
+    let tree = repo.find_tree(id).map_err(|e| {
+        Error::git(format!("could not read tree {} of `{folder}`", id), &e)
+            .path(folder)
+            .tree(id)
     })?;
     for item in tree.iter() {
         let item = item.map_err(|e| {
-            Error::git(
-                format!("could not decode tree {} of `{folder}`", entry.id),
-                &e,
-            )
-            .path(&folder)
-            .tree(entry.id)
+            Error::git(format!("could not decode tree {} of `{folder}`", id), &e)
+                .path(folder)
+                .tree(id)
         })?;
         let name = item.filename().to_str_lossy();
-        match classify_entry(&folder, &name, item.mode().kind(), item.object_id()) {
+        match classify_entry(folder, &name, item.mode().kind(), item.object_id()) {
             Entry::Fragment(blob) => listing.blobs.push(blob),
             Entry::Ignored(warning) => listing.warnings.push(warning),
             Entry::Problem(e) => listing.problems.push(e),
