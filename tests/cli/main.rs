@@ -33,5 +33,6 @@ mod record_writes_one_fragment;
 mod refuses_bad_input;
 mod refuses_what_an_attacker_sends;
 mod refuses_what_git_refuses;
+mod repair_skips_nothing;
 mod survives_being_killed;
 mod works_wherever_git_works;
