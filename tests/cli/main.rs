@@ -26,6 +26,7 @@ mod imports_keep_the_layers;
 mod incremental_equals_full;
 mod index_page_cannot_be_broken;
 mod many_clones_lose_nothing;
+mod memory_stays_bounded;
 mod pending_lists_unmerged_refs;
 mod pull_request_gate;
 mod push_builds_on_the_remote_tip;
