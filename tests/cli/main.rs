@@ -12,6 +12,7 @@ mod support;
 
 mod branch_from_the_repository;
 mod broken_repositories;
+mod busy_repositories_lose_nothing;
 mod check_and_list_only_read;
 mod checkout_follows_the_branch;
 mod concurrent_writers_lose_nothing;
