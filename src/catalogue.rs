@@ -306,9 +306,18 @@ pub fn since_manifest(
     // for reuse that never comes.
     let mut uncached = repo.clone();
     uncached.objects.unset_pack_cache();
-    let manifest = store::read_blob(&uncached, manifest_id, &manifest_path)?;
+    let too_large =
+        |path: &str| format!("`{path}` is larger than {} bytes", store::MAX_OUTPUT_BYTES);
+    let limit = store::MAX_OUTPUT_BYTES;
+    let Some(manifest) = store::read_blob_at_most(&uncached, manifest_id, &manifest_path, limit)?
+    else {
+        return Ok(Err(too_large(&manifest_path)));
+    };
     let index = match index_id {
-        Some(id) => Some(store::read_blob(&uncached, id, &index_path)?),
+        Some(id) => match store::read_blob_at_most(&uncached, id, &index_path, limit)? {
+            Some(bytes) => Some(bytes),
+            None => return Ok(Err(too_large(&index_path))),
+        },
         None => None,
     };
     drop(uncached);

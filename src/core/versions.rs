@@ -112,17 +112,23 @@ impl Interner {
         n
     }
 
-    fn intern_entry(&mut self, raw: &[u8]) -> Option<u32> {
+    /// The entry of one array element (None: not an object with a string
+    /// `path`), or why the element cannot be parsed at all. The array's raw
+    /// scan does not count nesting, so an element nested deeper than the JSON
+    /// reader's limit is found only here: it makes its version invalid rather
+    /// than being skipped as "not an artifact".
+    fn intern_entry(&mut self, raw: &[u8]) -> Result<Option<u32>, String> {
         if let Some(&e) = self.by_bytes.get(raw) {
-            return e;
+            return Ok(e);
         }
         // Numbers as written (serde_json would respell `1E5` as `1e+5`); an
         // old entry that repeats a key is still read, its last value winning.
-        let value = crate::core::fragment::parse_json(raw)
-            .ok()
-            .or_else(|| serde_json::from_slice::<Value>(raw).ok());
+        let value = match crate::core::fragment::parse_json(raw) {
+            Ok(v) => v,
+            Err(_) => serde_json::from_slice::<Value>(raw).map_err(|e| e.to_string())?,
+        };
         let e = match value {
-            Some(Value::Object(fields)) => match fields.get("path") {
+            Value::Object(fields) => match fields.get("path") {
                 Some(Value::String(p)) => {
                     let path = self.intern_path(p);
                     let n = id(self.entries.len());
@@ -134,7 +140,7 @@ impl Interner {
             _ => None,
         };
         self.by_bytes.insert(raw.into(), e);
-        e
+        Ok(e)
     }
 
     /// Read one version, against its parent's bytes and layout when given.
@@ -191,12 +197,15 @@ impl Interner {
         let at = |s: &str| s.as_ptr() as usize - origin;
         let start = at(array.get());
         let mut items = Vec::with_capacity(elements.len());
-        for raw in elements {
+        for (n, raw) in elements.into_iter().enumerate() {
             let (s, e) = (at(raw.get()), at(raw.get()) + raw.get().len());
+            let entry = self.intern_entry(&bytes[s..e]).map_err(|why| {
+                format!("element {n} of the artifacts array cannot be parsed: {why}")
+            })?;
             items.push(Item {
                 start: s,
                 end: e,
-                entry: self.intern_entry(&bytes[s..e]),
+                entry,
             });
         }
         Ok(Layout {
@@ -286,10 +295,12 @@ impl Interner {
         next.extend_from_slice(&items[..k1]);
         let from = next.len();
         for (s, e) in added {
+            // An element that cannot be parsed: the whole parse reports it.
+            let entry = self.intern_entry(&bytes[s..e]).ok()?;
             next.push(Item {
                 start: s,
                 end: e,
-                entry: self.intern_entry(&bytes[s..e]),
+                entry,
             });
         }
         let to = next.len();
@@ -546,6 +557,21 @@ mod tests {
         let o = r#"{"artifacts":[{"path":"a"}]}"#;
         against(o, r#"{"artifacts":[{"path":"a"}],[1]}"#);
         against(o, r#"{"artifacts":[{"path":"a"}]],[[1]}"#);
+    }
+
+    #[test]
+    fn an_element_too_deep_to_parse_makes_its_version_invalid() {
+        // The raw scan of the array does not count nesting: 200 levels inside
+        // one element pass it, and only the element's own parse fails.
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let bytes = format!(r#"[{{"path":"a"}},{{"path":"deep","x":{deep}}}]"#);
+        let err = whole(bytes.as_bytes()).expect_err("an unreadable element is not skipped");
+        assert!(
+            err.contains("element 1") && err.contains("recursion limit"),
+            "{err}"
+        );
+        // Read against a parent, the same.
+        assert_eq!(against(r#"[{"path":"a"}]"#, &bytes), Some(false));
     }
 
     #[test]

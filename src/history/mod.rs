@@ -262,7 +262,17 @@ fn check_commit(
     // The manifest must at least be JSON.
     let manifest_path = settings.manifest_path();
     if let Some(e) = store::entry_at(repo, root, &manifest_path)? {
-        let bytes = store::read_blob(repo, e.id, &manifest_path)?;
+        // Judged by its header when it is too large to read whole.
+        let limit = store::MAX_OUTPUT_BYTES;
+        let Some(bytes) = store::read_blob_at_most(repo, e.id, &manifest_path, limit)? else {
+            let size = store::blob_size(repo, e.id, &manifest_path)?;
+            problems.push((
+                ErrorKind::InvalidManifest,
+                too_large(&manifest_path, e.id, size),
+                Some(manifest_path.clone()),
+            ));
+            return Ok(problems);
+        };
         if let Err(err) = serde_json::from_slice::<Value>(&bytes) {
             problems.push((
                 ErrorKind::InvalidManifest,
@@ -467,6 +477,14 @@ fn commit_graph(repo: &Repository, tip: ObjectId, progress: &mut dyn Progress) -
     })
 }
 
+/// Why a manifest version was not read: its header says it is over the bound.
+fn too_large(path: &str, blob: ObjectId, size: u64) -> String {
+    format!(
+        "`{path}` (blob {blob}) is {size} bytes, larger than the limit of {} bytes; it was not read",
+        store::MAX_OUTPUT_BYTES
+    )
+}
+
 /// A version's bytes and layout, kept while a later version still reads
 /// against them.
 struct Base {
@@ -554,15 +572,21 @@ fn analyse(
     let mut nodes = Vec::with_capacity(ids.len());
     let reader = repo.clone();
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(16);
+        // Each version as its bytes, or its size when over the bound (then
+        // it is judged by its header and never inflated).
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<Result<std::result::Result<Vec<u8>, u64>>>(16);
         let manifest_path = &manifest_path;
         let order = &order;
         scope.spawn(move || {
             for blob in order {
-                if tx
-                    .send(store::read_blob(&reader, *blob, manifest_path))
-                    .is_err()
-                {
+                let limit = store::MAX_OUTPUT_BYTES;
+                let read = match store::read_blob_at_most(&reader, *blob, manifest_path, limit) {
+                    Ok(Some(bytes)) => Ok(Ok(bytes)),
+                    Ok(None) => store::blob_size(&reader, *blob, manifest_path).map(Err),
+                    Err(e) => Err(e),
+                };
+                if tx.send(read).is_err() {
                     break;
                 }
             }
@@ -573,10 +597,31 @@ fn analyse(
                 None => empty.clone(),
                 Some(blob) => match by_blob.get(&blob) {
                     Some(v) => v.clone(),
-                    None => {
-                        let bytes = rx.recv().map_err(|_| {
+                    None => 'read: {
+                        let read = rx.recv().map_err(|_| {
                             Error::new(ErrorKind::Git, "the blob reader stopped early")
                         })??;
+                        let bytes = match read {
+                            Ok(bytes) => bytes,
+                            Err(size) => {
+                                // Never a base: no later version reads against it.
+                                invalid.push(InvalidVersion {
+                                    commit: *id,
+                                    blob,
+                                    message: too_large(manifest_path, blob, size),
+                                });
+                                if let Some(b) = base_of(n).filter(|b| *b != blob) {
+                                    if let Some(base) = bases.get_mut(&b) {
+                                        base.uses -= 1;
+                                        if base.uses == 0 {
+                                            bases.remove(&b);
+                                        }
+                                    }
+                                }
+                                by_blob.insert(blob, Version::Invalid);
+                                break 'read Version::Invalid;
+                            }
+                        };
                         let base_id = base_of(n).filter(|b| *b != blob);
                         let base = match (base_id.and_then(|b| bases.get(&b)), base_id) {
                             (Some(base), Some(b)) => match by_blob.get(&b) {

@@ -275,6 +275,9 @@ pub enum Content<'a> {
     Symlink(&'a str),
     /// A submodule (gitlink, mode 160000) at the given commit id.
     Gitlink(&'a str),
+    /// A regular file (mode 100644) whose blob is already written, e.g. by
+    /// [`Repo::zero_blob`].
+    Blob(&'a str),
 }
 
 /// A git repository in its own temporary directory, with a private `HOME`.
@@ -618,6 +621,7 @@ impl Repo {
                     ("120000", self.hash_object(&blob_file, target.as_bytes())?)
                 }
                 Content::Gitlink(id) => ("160000", (*id).to_owned()),
+                Content::Blob(id) => ("100644", (*id).to_owned()),
             };
             let info = format!("{mode},{id},{path}");
             self.git_env(&["update-index", "--add", "--cacheinfo", &info], &env)?;
@@ -627,6 +631,26 @@ impl Repo {
         let commit = commit.trim().to_owned();
         self.git(&["update-ref", "refs/heads/main", &commit, &old])?;
         Ok(commit)
+    }
+
+    /// Write a blob of `size` zero bytes, streamed by git from `/dev/zero`
+    /// (nothing held in memory; its object is tiny compressed). Its id.
+    pub fn zero_blob(&self, size: u64) -> Result<String> {
+        let mut zeros = Command::new("head")
+            .args(["-c", &size.to_string(), "/dev/zero"])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut cmd = self.git_command(&self.path);
+        cmd.args(["hash-object", "-w", "--stdin"])
+            .stdin(Stdio::from(zeros.stdout.take().context("head's stdout")?));
+        let out = cmd.output()?;
+        ensure!(zeros.wait()?.success(), "head -c {size} /dev/zero failed");
+        ensure!(
+            out.status.success(),
+            "git hash-object: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
     }
 
     fn hash_object(&self, file: &Path, bytes: &[u8]) -> Result<String> {

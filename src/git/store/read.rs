@@ -64,6 +64,36 @@ pub fn read_blob(repo: &Repository, id: ObjectId, path: &str) -> Result<Vec<u8>>
     Ok(data)
 }
 
+/// The largest `manifest.json` or `index.md` that is ever read whole: 256
+/// MiB. A forge refuses a file of 100 MB, and 100,000 fragments make a
+/// manifest of about 40 MB. A larger blob is judged by its header alone
+/// (docs/format.md, "Limits").
+pub const MAX_OUTPUT_BYTES: u64 = 256 << 20;
+
+/// The size of a blob, from its header: nothing is inflated.
+pub fn blob_size(repo: &Repository, id: ObjectId, path: &str) -> Result<u64> {
+    repo.find_header(id).map(|h| h.size()).map_err(|e| {
+        let hint = partial_clone_hint(repo, &e);
+        Error::git(format!("could not read blob {id} of `{path}`{hint}"), &e)
+            .path(path)
+            .blob(id)
+    })
+}
+
+/// Read a blob's bytes when its header says it is at most `limit` bytes;
+/// `None` when it is larger, without inflating it.
+pub fn read_blob_at_most(
+    repo: &Repository,
+    id: ObjectId,
+    path: &str,
+    limit: u64,
+) -> Result<Option<Vec<u8>>> {
+    if blob_size(repo, id, path)? > limit {
+        return Ok(None);
+    }
+    read_blob(repo, id, path).map(Some)
+}
+
 /// Whether `path` in the tree `root` is a regular blob holding exactly the
 /// concatenation of `pieces`. A size that differs answers without hashing;
 /// only equal sizes (or a blob this clone lacks, in a blobless clone) are

@@ -6,6 +6,41 @@ use super::read::{describe_kind, empty_tree, entry_at, hash_pieces};
 use crate::error::{Error, ErrorKind, Result};
 use crate::git::signals;
 
+/// How often one object write is tried when the file system answers as a
+/// busy repository does (see [`persisting`]).
+const PERSIST_ATTEMPTS: u32 = 6;
+
+/// Run one object write, again when it failed transiently. gix creates
+/// `objects/XX/` and then renames the finished temporary file into it; a
+/// `git prune-packed` or `git gc` running beside it removes an empty
+/// `objects/XX/` in between, and the rename fails with `ENOENT` (an
+/// `EEXIST` is the same race seen from the other side). Each retry creates
+/// the folder anew; the pauses (2, 4, 8, 16, 32 ms) let the maintenance
+/// step finish. Anything else, or the same failure six times, is returned.
+fn persisting<T>(mut write: impl FnMut() -> gix::Result<T>) -> gix::Result<T> {
+    let mut attempt = 1;
+    loop {
+        match write() {
+            Err(e) if attempt < PERSIST_ATTEMPTS && is_transient(&e) => {
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a write failed on a file or folder that vanished or appeared
+/// under it, as maintenance running beside it causes.
+fn is_transient(e: &gix::Error) -> bool {
+    e.downcast_any_ref::<std::io::Error>().is_some_and(|io| {
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::AlreadyExists
+        )
+    })
+}
+
 /// Write the concatenation of `pieces` as a blob without joining them:
 /// hashed, then compressed piece by piece (nothing is written when the
 /// object exists).
@@ -15,12 +50,18 @@ pub fn write_pieces(repo: &Repository, pieces: &[&[u8]], path: &str) -> Result<O
         return Ok(id);
     }
     let len: usize = pieces.iter().map(|p| p.len()).sum();
-    let mut reader = Pieces { pieces, at: 0 };
     use gix::objs::Write as _;
     // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::git::signals`).
-    signals::held(|| {
-        repo.objects
-            .write_stream_with_known_id(gix::objs::Kind::Blob, len as u64, &mut reader, id)
+    persisting(|| {
+        let mut reader = Pieces { pieces, at: 0 };
+        signals::held(|| {
+            repo.objects.write_stream_with_known_id(
+                gix::objs::Kind::Blob,
+                len as u64,
+                &mut reader,
+                id,
+            )
+        })
     })
     .map_err(|e| Error::git(format!("could not write blob {id} of `{path}`"), &e).path(path))
 }
@@ -50,8 +91,7 @@ impl std::io::Read for Pieces<'_> {
 /// Write a blob, returning its id (a no-op when it already exists).
 pub fn write_blob(repo: &Repository, data: &[u8], path: &str) -> Result<ObjectId> {
     // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::git::signals`).
-    signals::held(|| repo.write_blob(data))
-        .map(|id| id.detach())
+    persisting(|| signals::held(|| repo.write_blob(data)).map(|id| id.detach()))
         .map_err(|e| Error::git(format!("could not write the blob for `{path}`"), &e).path(path))
 }
 
@@ -74,20 +114,33 @@ pub fn write_file(
         .path(path)
     };
     let mut handle = file.try_clone().map_err(io_error)?;
-    handle.seek(std::io::SeekFrom::Start(0)).map_err(io_error)?;
-    let mut exact = Exact {
-        inner: handle.take(size),
-        left: size,
-    };
     use gix::objs::Write as _;
-    // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::git::signals`).
-    let id = signals::held(|| {
-        repo.objects
-            .write_stream(gix::objs::Kind::Blob, size, &mut exact)
-    })
-    .map_err(|e| Error::git(format!("could not write the blob for `{path}`"), &e).path(path))?;
+    // Each try streams the file again from its start.
+    let mut rewind_error = None;
+    let id = persisting(|| {
+        if let Err(e) = handle.seek(std::io::SeekFrom::Start(0)) {
+            rewind_error = Some(e);
+            return Err(gix::Error::from_error(std::io::Error::other(
+                "could not rewind",
+            )));
+        }
+        let mut exact = Exact {
+            inner: (&handle).take(size),
+            left: size,
+        };
+        // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::git::signals`).
+        signals::held(|| {
+            repo.objects
+                .write_stream(gix::objs::Kind::Blob, size, &mut exact)
+        })
+    });
+    if let Some(e) = rewind_error {
+        return Err(io_error(e));
+    }
+    let id = id
+        .map_err(|e| Error::git(format!("could not write the blob for `{path}`"), &e).path(path))?;
     let mut more = [0u8; 1];
-    if exact.inner.into_inner().read(&mut more).map_err(io_error)? != 0 {
+    if (&handle).read(&mut more).map_err(io_error)? != 0 {
         return Err(Error::new(
             ErrorKind::Io,
             format!("the file for `{path}` grew while it was read; nothing was committed"),
@@ -225,7 +278,7 @@ pub fn write_tree(repo: &Repository, base: ObjectId, changes: &[TreeChange]) -> 
             })?;
     }
     editor
-        .write(|tree| repo.write_object(tree).map(|id| id.detach()))
+        .write(|tree| persisting(|| repo.write_object(tree).map(|id| id.detach())))
         .map_err(|e| Error::git(format!("could not write the tree edited from {base}"), &e))
 }
 
@@ -248,8 +301,7 @@ pub fn write_commit(
         message: message.into(),
         extra_headers: Vec::new(),
     };
-    signals::held(|| repo.write_object(&commit))
-        .map(|id| id.detach())
+    persisting(|| signals::held(|| repo.write_object(&commit)).map(|id| id.detach()))
         .map_err(|e| Error::git(format!("could not write a commit of tree {tree}"), &e))
 }
 
