@@ -87,7 +87,12 @@ pub fn unbacked(
     else {
         return Ok(Vec::new());
     };
-    let bytes = store::read_blob(repo, entry.id, &path)?;
+    // A manifest over the bound is no adoption anyone made (forges refuse
+    // such a file): it is judged by its header, never inflated.
+    let Some(bytes) = store::read_blob_at_most(repo, entry.id, &path, store::MAX_OUTPUT_BYTES)?
+    else {
+        return Ok(Vec::new());
+    };
     if adopt::own_layout(&bytes) {
         return Ok(Vec::new());
     }
@@ -377,8 +382,8 @@ pub fn manifest_source(
     if entry.kind != EntryKind::Blob {
         return Ok(None);
     }
-    let bytes = store::read_blob(repo, entry.id, &path)?;
-    Ok(source_of(&bytes))
+    let bytes = store::read_blob_at_most(repo, entry.id, &path, store::MAX_OUTPUT_BYTES)?;
+    Ok(bytes.as_deref().and_then(source_of))
 }
 
 /// The `source` a manifest names on its third line, as git-catalogue writes it.
