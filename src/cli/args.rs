@@ -27,6 +27,12 @@ pub struct Cli {
     /// The branch the catalogue lives on [default: git config catalogue.branch, else `main`].
     #[arg(long, global = true, value_name = "NAME")]
     pub branch: Option<String>,
+    /// Say less: only warnings, problems and errors on stderr, and no progress (like `git -q`).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more: after the usual lines, every scalar field of the outcome on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -49,7 +55,23 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Recover entries that concurrent writers lost from manifest.json's history, as recovery fragments.
     Repair(RepairArgs),
+    /// Print shell completions for SHELL on stdout (bash: works with git's own completion).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout; `git catalogue --help` shows it once installed.
+    Manual(ManualArgs),
 }
+
+/// `completions`: a completion script for a shell.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `manual`: the man page.
+#[derive(Debug, Args)]
+pub struct ManualArgs {}
 
 /// Options shared by commands that move a ref.
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod errors;
+pub mod manual;
 pub mod progress;
 
 mod check;
@@ -79,6 +80,43 @@ pub fn command_name(command: &Command) -> &'static str {
         Command::Pending(_) => "pending",
         Command::Verify(_) => "verify",
         Command::Repair(_) => "repair",
+        Command::Completions(_) => "completions",
+        Command::Manual(_) => "manual",
+    }
+}
+
+/// `completions` and `manual` need no repository: their text, if `command` is one.
+fn without_repo(command: &Command) -> Option<Report> {
+    let (name, text) = match command {
+        Command::Completions(args) => ("completions", manual::completions(args.shell)),
+        Command::Manual(_) => ("manual", manual::manual()),
+        _ => return None,
+    };
+    let mut report = Report::new(name);
+    report.stdout = text;
+    Some(report)
+}
+
+/// What `-q` and `-v` make of a command's lines for people. `-q` keeps only
+/// warnings and problems (errors are printed apart, always); `-v` adds every
+/// scalar field of the outcome, and the size of each list, as `name: value`.
+fn shape_messages(cli: &Cli, report: &mut Report) {
+    if cli.quiet {
+        report
+            .messages
+            .retain(|m| m.starts_with("warning:") || m.starts_with("problem:"));
+    } else if cli.verbose {
+        for (name, value) in &report.json {
+            let shown = match value {
+                Value::String(s) => s.clone(),
+                Value::Array(a) => format!("{} item(s)", a.len()),
+                Value::Object(o) => {
+                    format!("{} entr{}", o.len(), if o.len() == 1 { "y" } else { "ies" })
+                }
+                other => other.to_string(),
+            };
+            report.messages.push(format!("{name}: {shown}"));
+        }
     }
 }
 
@@ -86,6 +124,17 @@ pub fn command_name(command: &Command) -> &'static str {
 /// command. `matches` are clap's raw matches, needed to pair `--kind` and
 /// `--title` with their artifacts.
 pub fn run(cli: &Cli, matches: &clap::ArgMatches) -> Result<Report> {
+    progress::set_quiet(cli.quiet);
+    if let Some(report) = without_repo(&cli.command) {
+        return Ok(report);
+    }
+    let mut report = run_in_repo(cli, matches)?;
+    shape_messages(cli, &mut report);
+    Ok(report)
+}
+
+/// [`run`] for the commands that work on a repository.
+fn run_in_repo(cli: &Cli, matches: &clap::ArgMatches) -> Result<Report> {
     if let Some(dir) = &cli.chdir {
         std::env::set_current_dir(dir).map_err(|e| {
             Error::new(
@@ -124,6 +173,9 @@ pub fn run_with_repo(
         Command::Pending(args) => pending::run(repo, settings, args),
         Command::Verify(args) => history::verify(repo, settings, args),
         Command::Repair(args) => history::repair(repo, settings, args),
+        Command::Completions(_) | Command::Manual(_) => {
+            return Ok(without_repo(command).unwrap_or_else(|| Report::new(command_name(command))));
+        }
     }?;
     // Which branch, and why: a command that writes says so in words too,
     // since a repository's own default can differ from what a person expects.

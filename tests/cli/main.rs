@@ -28,6 +28,7 @@ mod history_verified_and_repaired;
 mod imports_keep_the_layers;
 mod incremental_equals_full;
 mod index_page_cannot_be_broken;
+mod installs_like_a_git_command;
 mod many_clones_lose_nothing;
 mod memory_stays_bounded;
 mod pending_lists_unmerged_refs;
