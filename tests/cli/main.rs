@@ -8,6 +8,7 @@
 //! one hermetic harness, the scenarios the tests start from and the one way a
 //! refusal is checked, so that every module means the same by "refused".
 
+mod servers;
 mod support;
 
 mod branch_from_the_repository;
@@ -33,5 +34,6 @@ mod record_writes_one_fragment;
 mod refuses_bad_input;
 mod refuses_what_an_attacker_sends;
 mod refuses_what_git_refuses;
+mod remotes_that_stall_or_lie;
 mod survives_being_killed;
 mod works_wherever_git_works;
