@@ -15,7 +15,9 @@
 //! attempts. `cargo test --test cli many_clones -- --nocapture` shows them.
 //! The 64-clone run through `git daemon` is `#[ignore]`d (minutes of
 //! backoff on 2 cores): `cargo test --test cli --
-//! --ignored sixty_four --nocapture` runs it.
+//! --ignored sixty_four --nocapture` runs it. Measured there: 256 writes,
+//! 0 failed, attempts median 1, p90 7, max 9, 1.21 writes/s (208 s); the
+//! smart HTTP run: 96 writes, 0 failed, 1 / 5 / 7, 1.63 writes/s (58 s).
 //!
 //! The git daemon run is the slowest test: about 3.5 minutes on the
 //! project's 2-core VM, nearly all of it writers pausing in backoff (the
