@@ -102,6 +102,10 @@ pub struct Error {
     pub offender: Box<Offender>,
     /// A next step for the binary to word, if one applies.
     pub hint: Option<Hint>,
+    /// A failure a retry a moment later may pass (a busy server's reset, a
+    /// gateway's 503, a push the server said `ok` to but did not apply): the
+    /// retry loop takes it as a lost attempt, within the same budget.
+    pub transient: bool,
 }
 
 /// The library's result type.
@@ -115,6 +119,7 @@ impl Error {
             message: message.into(),
             offender: Box::default(),
             hint: None,
+            transient: false,
         }
     }
 
@@ -196,6 +201,12 @@ impl Error {
     /// Name the fragments involved.
     pub fn fragments<S: ToString>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
         self.offender.fragments = keys.into_iter().map(|k| k.to_string()).collect();
+        self
+    }
+
+    /// Mark as worth another attempt (see the `transient` field).
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
         self
     }
 

@@ -13,6 +13,7 @@ use std::{
     io::Read,
     path::{Path, PathBuf},
     process::{Command, Stdio},
+    time::Duration,
 };
 
 use crate::error::{Error, ErrorKind, Result};
@@ -26,6 +27,9 @@ pub struct Output {
     pub stdout: Vec<u8>,
     /// Everything it wrote to stderr.
     pub stderr: Vec<u8>,
+    /// Killed (with every process it started) because its time limit ran
+    /// out: see [`Git::run_with_deadline`].
+    pub timed_out: bool,
 }
 
 impl Output {
@@ -101,9 +105,38 @@ impl Git {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.run_with_deadline(args, input, None)
+    }
+
+    /// [`Git::run_with_input`] with a time limit: when `limit` runs out
+    /// before git exits, git and every process it started (a transport
+    /// helper such as `git-remote-http`, an `ssh`) are killed and the
+    /// output says [`Output::timed_out`].
+    ///
+    /// With a limit, git runs in a process group of its own, so that one
+    /// `kill` reaches the helpers too: killing git alone would leave a
+    /// helper blocked on a silent server, holding the pipes open. The price:
+    /// a Ctrl-C at a terminal reaches this process, not git; gix's handler
+    /// then ends this process, and git finishes (or hits the server's own
+    /// limits) on its own.
+    pub fn run_with_deadline<I, S>(
+        &self,
+        args: I,
+        input: Option<Vec<u8>>,
+        limit: Option<Duration>,
+    ) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut cmd = self.command(args);
         if input.is_some() {
             cmd.stdin(Stdio::piped());
+        }
+        #[cfg(unix)]
+        if limit.is_some() {
+            use std::os::unix::process::CommandExt as _;
+            cmd.process_group(0);
         }
         let describe = format!("{cmd:?}");
         let mut child = cmd.spawn().map_err(|e| {
@@ -120,40 +153,145 @@ impl Git {
             })),
             _ => None,
         };
-        let mut stdout = child.stdout.take();
-        let mut stderr = child.stderr.take();
-        // Drain stderr on its own thread while this one drains stdout.
-        let err_thread = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(s) = stderr.as_mut() {
-                let _ = s.read_to_end(&mut buf);
-            }
-            buf
-        });
-        let mut out = Vec::new();
-        if let Some(s) = stdout.as_mut() {
-            s.read_to_end(&mut out).map_err(|e| {
-                Error::new(
-                    ErrorKind::Git,
-                    format!("reading git's output ({describe}): {e}"),
-                )
-            })?;
-        }
-        let err = err_thread.join().unwrap_or_default();
+        // Both pipes are drained on threads of their own, so a chatty git
+        // cannot block on a full pipe while this thread waits for it.
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let result = match pipe {
+                    Some(mut p) => p.read_to_end(&mut buf).map(|_| ()),
+                    None => Ok(()),
+                };
+                (buf, result)
+            })
+        };
+        let out_thread = drain(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let err_thread = drain(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let (status, timed_out) = match limit {
+            None => (child.wait(), false),
+            Some(limit) => wait_or_kill(child, limit),
+        };
+        let status = status.map_err(|e| {
+            Error::new(ErrorKind::Git, format!("waiting for git ({describe}): {e}"))
+        })?;
+        let (out, read) = out_thread
+            .join()
+            .unwrap_or_else(|_| (Vec::new(), Err(std::io::Error::other("reader thread died"))));
+        read.map_err(|e| {
+            Error::new(
+                ErrorKind::Git,
+                format!("reading git's output ({describe}): {e}"),
+            )
+        })?;
+        let err = err_thread.join().map(|(buf, _)| buf).unwrap_or_default();
         if let Some(feeder) = feeder {
             let _ = feeder.join();
         }
-        let status = child.wait().map_err(|e| {
-            Error::new(ErrorKind::Git, format!("waiting for git ({describe}): {e}"))
-        })?;
         Ok(Output {
             code: status.code(),
             stdout: out,
             stderr: err,
+            timed_out,
         })
     }
 }
 
+/// Wait for `child` at most `limit`; past it, kill its process group (git
+/// and its helpers) and reap it. Returns the status and whether it was killed.
+fn wait_or_kill(
+    mut child: std::process::Child,
+    limit: Duration,
+) -> (std::io::Result<std::process::ExitStatus>, bool) {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(status) => {
+            let _ = waiter.join();
+            (status, false)
+        }
+        Err(_) => {
+            kill_group(pid);
+            let status = rx
+                .recv()
+                .unwrap_or_else(|_| Err(std::io::Error::other("git's waiter thread died")));
+            let _ = waiter.join();
+            (status, true)
+        }
+    }
+}
+
+/// SIGKILL to the process group `pid` leads (git started it with
+/// `process_group(0)`, so its id is the group's).
+#[cfg(unix)]
+fn kill_group(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // The leader was not reaped when the limit ran out (the waiter had not
+    // reported), so the group id still names git's own group.
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) with a negative pid signals that process group; it
+    // touches no memory of ours.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_pid: u32) {}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_kills_git_and_the_processes_it_started() {
+        let dir = tempfile_dir();
+        let git = Git::new(&dir, None);
+        // An alias that starts a shell which starts a grandchild holding
+        // git's stderr open: killing git alone would leave the pipe open
+        // for the grandchild's 30 s.
+        let started = std::time::Instant::now();
+        let out = git
+            .run_with_deadline(
+                ["-c", "alias.hang=!sh -c 'sleep 30 & sleep 30'", "hang"],
+                None,
+                Some(Duration::from_millis(300)),
+            )
+            .expect("runs");
+        assert!(out.timed_out, "{out:?}");
+        assert!(!out.success());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            started.elapsed()
+        );
+        let fast = git
+            .run_with_deadline(["--version"], None, Some(Duration::from_secs(30)))
+            .expect("runs");
+        assert!(fast.success() && !fast.timed_out, "{fast:?}");
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("catalogue-deadline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
 }

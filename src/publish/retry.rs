@@ -21,6 +21,10 @@ pub enum Loss {
     Moved,
     /// A remote ref lock was held.
     Locked(String),
+    /// The transport failed in a way a retry may pass (an error marked
+    /// `transient`: a reset connection, HTTP 503, a push the server said
+    /// `ok` to without applying it); the error's message.
+    Transient(String),
 }
 
 /// The result of a retried write.
@@ -44,13 +48,25 @@ pub fn with_retries<T>(
 ) -> Result<Published<T>> {
     let mut jitter = Jitter::new();
     let mut last = Loss::Moved;
+    let mut last_error = None;
     for n in 1..=retries.saturating_add(1) {
         let started = std::time::Instant::now();
-        let step = attempt(n).map_err(|mut e| {
-            // Scripts can see that a refusal was not retried.
-            e.offender.attempts = Some(n);
-            e
-        })?;
+        let step = match attempt(n) {
+            Ok(step) => step,
+            // A busy server's hiccup costs an attempt, like a lost race:
+            // the next attempt re-reads the remote and rebuilds on it.
+            Err(mut e) if e.transient => {
+                e.offender.attempts = Some(n);
+                let loss = Step::Lost(Loss::Transient(e.message.clone()));
+                last_error = Some(e);
+                loss
+            }
+            Err(mut e) => {
+                // Scripts can see that a refusal was not retried.
+                e.offender.attempts = Some(n);
+                return Err(e);
+            }
+        };
         match step {
             Step::Done(value) => return Ok(Published { value, attempts: n }),
             Step::Lost(loss) => {
@@ -60,7 +76,9 @@ pub fn with_retries<T>(
                     // crashed) whatever we do, so wait on a short fixed scale
                     // and report a lock that stays within seconds.
                     let pause = match last {
-                        Loss::Moved => backoff_after(started.elapsed(), n, &mut jitter),
+                        Loss::Moved | Loss::Transient(_) => {
+                            backoff_after(started.elapsed(), n, &mut jitter)
+                        }
                         Loss::Locked(_) => backoff(n, &mut jitter).min(LOCK_BACKOFF_CAP),
                     };
                     std::thread::sleep(pause);
@@ -69,6 +87,10 @@ pub fn with_retries<T>(
         }
     }
     let attempts = retries.saturating_add(1);
+    if let (Loss::Transient(_), Some(e)) = (&last, last_error) {
+        // The last attempt's own error: what the transport said, kind `remote`.
+        return Err(e.attempts(attempts));
+    }
     if let Loss::Locked(lock) = last {
         return Err(Error::new(
             ErrorKind::Lock,
@@ -127,6 +149,43 @@ mod tests {
             err.offender.lock.as_deref(),
             Some("/srv/origin.git/refs/heads/main.lock")
         );
+    }
+
+    #[test]
+    fn a_transient_error_is_retried_and_a_definite_one_is_not() {
+        let name = FullName::try_from("refs/heads/main").expect("valid");
+        let out = with_retries(5, &name, |n| {
+            if n < 3 {
+                Err(Error::new(ErrorKind::Remote, "Connection reset by peer").transient())
+            } else {
+                Ok(Step::Done(n))
+            }
+        })
+        .expect("third attempt wins");
+        assert_eq!((out.value, out.attempts), (3, 3));
+
+        let mut calls = 0;
+        let err = with_retries::<()>(5, &name, |_| {
+            calls += 1;
+            Err(Error::new(ErrorKind::Remote, "HTTP 403"))
+        })
+        .expect_err("not retried");
+        assert_eq!((calls, err.offender.attempts), (1, Some(1)));
+    }
+
+    #[test]
+    fn a_transient_error_that_stays_is_reported_as_itself_after_the_budget() {
+        let name = FullName::try_from("refs/heads/main").expect("valid");
+        let mut calls = 0;
+        let err = with_retries::<()>(1, &name, |n| {
+            calls += 1;
+            Err(Error::new(ErrorKind::Remote, format!("reset {n}")).transient())
+        })
+        .expect_err("budget exhausted");
+        assert_eq!(calls, 2);
+        assert_eq!(err.kind, ErrorKind::Remote);
+        assert_eq!(err.message, "reset 2");
+        assert_eq!(err.offender.attempts, Some(2));
     }
 
     #[test]

@@ -38,6 +38,8 @@ mod record_writes_one_fragment;
 mod refuses_bad_input;
 mod refuses_what_an_attacker_sends;
 mod refuses_what_git_refuses;
+mod remotes_that_stall_or_lie;
 mod repair_skips_nothing;
+mod servers;
 mod survives_being_killed;
 mod works_wherever_git_works;

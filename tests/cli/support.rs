@@ -1176,11 +1176,3 @@ pub fn every_case<T: std::fmt::Debug>(
     );
     Ok(())
 }
-
-/// The median and the maximum of some counts (0 for none).
-pub fn median_max(values: &[u64]) -> (u64, u64) {
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable();
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
-    (median, sorted.last().copied().unwrap_or(0))
-}

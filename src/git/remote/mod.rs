@@ -9,6 +9,9 @@
 //! against their own previous remote value.
 
 pub mod porcelain;
+pub mod transport;
+
+use std::time::Duration;
 
 use gix::{refs::FullName, ObjectId, Repository};
 
@@ -22,6 +25,15 @@ pub use porcelain::PushOutcome;
 /// user's branches or `refs/remotes/`.
 pub const TRACKING_PREFIX: &str = "refs/catalogue/remotes/";
 
+/// The git config key of the time limit of each transport command.
+pub const TIMEOUT_KEY: &str = "catalogue.remoteTimeout";
+
+/// The time limit of each `git fetch`, `git push` and `git ls-remote`
+/// unless [`TIMEOUT_KEY`] says otherwise: in CI a minute without an answer
+/// means a dead server, and a catalogue fetch (depth 1, a few kilobytes per
+/// fragment) or push takes seconds even from a busy forge.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A remote we fetch from and push to.
 #[derive(Clone, Debug)]
 pub struct Remote {
@@ -34,6 +46,8 @@ pub struct Remote {
     /// A partial clone of this remote (`remote.<name>.promisor`): objects it
     /// lacks by design can be fetched by id.
     partial: bool,
+    /// The time limit of each transport command ([`TIMEOUT_KEY`]).
+    timeout: Duration,
 }
 
 impl Remote {
@@ -52,6 +66,17 @@ impl Remote {
             store::config_string(repo, &format!("remote.{name}.promisor")).is_some_and(|v| {
                 matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
             });
+        let timeout = match store::config_string(repo, TIMEOUT_KEY) {
+            None => DEFAULT_TIMEOUT,
+            Some(v) => parse_timeout(&v).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "git config {TIMEOUT_KEY} is `{v}`: it must be a whole number of seconds, 1 or more"
+                    ),
+                )
+            })?,
+        };
         Ok(Remote {
             name: name.to_owned(),
             id: remote_id(name),
@@ -59,7 +84,55 @@ impl Remote {
             git: Git::new(repo.git_dir(), None),
             shallow,
             partial,
+            timeout,
         })
+    }
+
+    /// Run one transport command under the time limit. A command that ran
+    /// out of time is an [`ErrorKind::Remote`] error saying "timed out" and
+    /// naming the remote (`doing`: what it was doing, "push to").
+    fn transport(&self, args: &[String], input: Option<Vec<u8>>, doing: &str) -> Result<Output> {
+        let out = self
+            .git
+            .run_with_deadline(args, input, Some(self.timeout))?;
+        if out.timed_out {
+            let landed = if doing == "push to" {
+                "; the push may have landed: a re-run is safe, it builds on whatever the remote holds"
+            } else {
+                ""
+            };
+            return Err(Error::new(
+                ErrorKind::Remote,
+                format!(
+                    "timed out: could not {doing} remote `{}` within {} s (git config {TIMEOUT_KEY}); \
+                     the server accepted no request or sent no answer in time{landed}",
+                    self.name,
+                    self.timeout.as_secs()
+                ),
+            )
+            .remote(&self.name));
+        }
+        Ok(out)
+    }
+
+    /// What `dest` holds on the remote now, by one `git ls-remote`
+    /// (`None`: absent there).
+    pub fn remote_value(&self, dest: &FullName) -> Result<Option<ObjectId>> {
+        let dest_text = dest.as_bstr().to_string();
+        let args = [
+            "ls-remote".to_owned(),
+            "--refs".to_owned(),
+            "--".to_owned(),
+            self.name.clone(),
+            dest_text.clone(),
+        ];
+        let out = self.run(&args, "list the refs of")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let found = text.lines().find_map(|l| {
+            let (id, name) = l.split_once('\t')?;
+            (name == dest_text).then(|| ObjectId::from_hex(id.as_bytes()).ok())?
+        });
+        Ok(found)
     }
 
     /// Where `remote_ref` (`refs/heads/x`) is kept locally once fetched.
@@ -187,11 +260,15 @@ impl Remote {
         args.push("--".to_owned());
         args.push(self.name.clone());
         args.extend(refspecs.iter().cloned());
-        let out = self.git.run(&args)?;
+        let out = self.transport(&args, None, "fetch from")?;
         if out.success() {
             return Ok(());
         }
         let failed = self.transport_error("fetch from", &out);
+        if failed.transient {
+            // The server is busy or away: asking it what it lacks would fail too.
+            return Err(Fetch::Failed(failed));
+        }
         let named: Vec<FullName> = refspecs
             .iter()
             .filter_map(|spec| {
@@ -246,7 +323,7 @@ impl Remote {
             self.name.clone(),
             format!("+{}:{}", branch.as_bstr(), tracking.as_bstr()),
         ];
-        let out = self.git.run(&args)?;
+        let out = self.transport(&args, None, "fetch the whole history from")?;
         if out.success() {
             return Ok(true);
         }
@@ -295,7 +372,8 @@ impl Remote {
             input.extend_from_slice(id.to_string().as_bytes());
             input.push(b'\n');
         }
-        let out = self.git.run_with_input(args, Some(input))?;
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let out = self.transport(&args, Some(input), "fetch objects from")?;
         if out.success() {
             return Ok(());
         }
@@ -330,7 +408,7 @@ impl Remote {
         args.push("--".to_owned());
         args.push(self.name.clone());
         args.push(format!("{commit}:{}", dest.as_bstr()));
-        let out = self.git.run(&args)?;
+        let out = self.transport(&args, None, "push to")?;
         let refs = porcelain::parse(&out.stdout).map_err(|e| {
             Error::new(
                 ErrorKind::Remote,
@@ -339,13 +417,72 @@ impl Remote {
         })?;
         let dest_text = dest.as_bstr().to_string();
         let Some(status) = refs.iter().find(|r| r.to == dest_text) else {
-            return Err(self.transport_error("push to", &out).refname(dest));
+            return self.unanswered_push(commit, dest, &out);
         };
         match porcelain::classify(status, &out.stderr) {
             PushOutcome::Refused { reason } => {
                 Err(self.refused(dest, &reason, &porcelain::remote_messages(&out.stderr)))
             }
+            PushOutcome::Pushed => self.confirm(commit, dest),
             outcome => Ok(outcome),
+        }
+    }
+
+    /// Trust, then verify: the server said `ok`; one `git ls-remote` checks
+    /// that its ref holds `commit`. A server that said `ok` without applying
+    /// the update lost the write as surely as a lost race: the error is
+    /// transient, so the retry loop rebuilds on what the remote holds and
+    /// tries again, and reports it when the budget runs out.
+    fn confirm(&self, commit: ObjectId, dest: &FullName) -> Result<PushOutcome> {
+        let holds = self.remote_value(dest)?;
+        if holds == Some(commit) {
+            return Ok(PushOutcome::Pushed);
+        }
+        let actual = holds.map_or_else(|| "nothing".to_owned(), |id| id.to_string());
+        Err(Error::new(
+            ErrorKind::Remote,
+            format!(
+                "remote `{}` accepted the push of {commit} to {dest}, but its ref does not hold the commit \
+                 (it holds {actual}): the server did not apply the update it reported",
+                self.name
+            ),
+        )
+        .remote(&self.name)
+        .refname(dest)
+        .commit(commit)
+        .transient())
+    }
+
+    /// A push that ended without a status for `dest`: the connection broke
+    /// or the reply was lost, perhaps after the server applied it. The
+    /// remote is asked (one `git ls-remote`): if its ref holds `commit`, the
+    /// push landed and that is all. Otherwise, and when the remote cannot be
+    /// asked either, the error says the push may have landed and that a
+    /// re-run is safe: every write re-reads the remote and builds on it, so
+    /// a write that did land makes the re-run a no-op.
+    fn unanswered_push(
+        &self,
+        commit: ObjectId,
+        dest: &FullName,
+        out: &Output,
+    ) -> Result<PushOutcome> {
+        let error = self
+            .transport_error("push to", out)
+            .refname(dest)
+            .commit(commit);
+        match self.remote_value(dest) {
+            Ok(Some(id)) if id == commit => Ok(PushOutcome::Pushed),
+            // Asked, and it does not hold the commit: the push did not land.
+            Ok(_) => Err(error),
+            Err(_) if transport::may_have_landed(&out.stderr) => {
+                let mut error = error;
+                error.message.push_str(
+                    "; the push may have landed (the remote could not be asked afterwards): \
+                     a re-run is safe, it builds on whatever the remote holds",
+                );
+                Err(error)
+            }
+            Err(_) => Err(error),
         }
     }
 
@@ -367,7 +504,7 @@ impl Remote {
     }
 
     fn run(&self, args: &[String], what: &str) -> Result<Output> {
-        let out = self.git.run(args)?;
+        let out = self.transport(args, None, what)?;
         if out.success() {
             Ok(out)
         } else {
@@ -375,8 +512,10 @@ impl Remote {
         }
     }
 
+    /// A failed transport command as an error, marked transient when
+    /// [`transport::classify`] says a retry may pass.
     fn transport_error(&self, what: &str, out: &Output) -> Error {
-        Error::new(
+        let error = Error::new(
             ErrorKind::Remote,
             format!(
                 "could not {what} remote `{}` (git exited with {}): {}",
@@ -386,7 +525,11 @@ impl Remote {
                 out.stderr_text()
             ),
         )
-        .remote(&self.name)
+        .remote(&self.name);
+        match transport::classify(out.code, &out.stderr) {
+            transport::Failure::Transient(_) => error.transient(),
+            transport::Failure::Definite => error,
+        }
     }
 }
 
@@ -425,6 +568,12 @@ impl From<Error> for Fetch {
     }
 }
 
+/// `catalogue.remoteTimeout` as seconds: a whole number, 1 or more.
+fn parse_timeout(value: &str) -> Option<Duration> {
+    let secs: u64 = value.trim().parse().ok()?;
+    (secs >= 1).then(|| Duration::from_secs(secs))
+}
+
 /// A ref-name-safe, stable folder name for a remote: the name itself when it
 /// is a plain remote name, else `url-<16 hex>` of a FNV-1a hash of it.
 fn remote_id(name: &str) -> String {
@@ -444,7 +593,17 @@ fn remote_id(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::remote_id;
+    use super::{parse_timeout, remote_id};
+    use std::time::Duration;
+
+    #[test]
+    fn the_time_limit_is_whole_seconds_from_one() {
+        assert_eq!(parse_timeout("60"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_timeout(" 5 "), Some(Duration::from_secs(5)));
+        for bad in ["0", "-1", "1.5", "", "1m", "abc"] {
+            assert_eq!(parse_timeout(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn plain_remote_names_are_kept_and_urls_are_hashed_stably() {
