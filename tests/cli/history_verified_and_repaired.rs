@@ -8,14 +8,11 @@
 //! what `repair` wrote is read back with the git CLI.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
 use serde_json::{json, Map, Value};
 
-use crate::support::{
-    artifact_paths, fixture, hermetic, known_kind, run, str_field, Content, Repo, Run,
-};
+use crate::support::{artifact_paths, known_kind, str_field, Content, Repo, Run};
 
 /// What one artifact path of a fixture must be classified as.
 struct Expect {
@@ -379,26 +376,9 @@ const ALL: [&Fixture; 6] = [
     &ALL_DAMAGE,
 ];
 
-/// Build a fixture's history with its script (a non-bare repository, in a
-/// hermetic sandbox of its own).
+/// Build a fixture's history with its script.
 fn build(fx: &Fixture) -> Result<Repo> {
-    let repo = Repo::new()?;
-    std::fs::remove_dir_all(&repo.path)?;
-    let script = fixture(&format!("history/{}.sh", fx.script));
-    let mut cmd = Command::new("bash");
-    hermetic(&mut cmd, &repo.home())
-        .arg(&script)
-        .arg(&repo.path)
-        .current_dir(repo.scratch());
-    let out = run(&mut cmd, None)?;
-    ensure!(
-        out.status.success(),
-        "{} failed:\n{}{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(repo)
+    Repo::history_fixture(fx.script)
 }
 
 /// Run the tool; its stderr must never carry `\r` progress (not a terminal).
