@@ -88,12 +88,29 @@ pub fn classify(code: Option<i32>, stderr: &[u8]) -> Failure {
 /// request could have reached it. A refused connection cannot have landed.
 pub fn may_have_landed(stderr: &[u8]) -> bool {
     let text = String::from_utf8_lossy(stderr);
-    !(text.contains("Connection refused") || text.contains("Couldn't connect to server"))
+    // A pack that was being sent (`send-pack: …`) may have been applied even
+    // when curl's next connection is then refused.
+    text.contains("send-pack:")
+        || !(text.contains("Connection refused") || text.contains("Couldn't connect to server"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_reconnect_after_the_pack_was_sent_may_have_landed() {
+        // Captured from git 2.47 over smart HTTP: the server applied the
+        // push, the reply was lost, and curl's next connection was refused.
+        let cut = b"error: RPC failed; curl 7 Failed to connect to 127.0.0.1 port 38741 after 0 ms: \
+            Couldn't connect to server\nsend-pack: unexpected disconnect while reading sideband packet\n\
+            fatal: the remote end hung up unexpectedly\n";
+        assert!(may_have_landed(cut));
+        let never =
+            b"fatal: unable to access 'http://127.0.0.1:1/x.git/': Failed to connect to 127.0.0.1 \
+            port 1 after 0 ms: Couldn't connect to server\n";
+        assert!(!may_have_landed(never));
+    }
 
     fn sample(name: &str) -> Vec<u8> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
