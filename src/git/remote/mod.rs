@@ -240,17 +240,7 @@ impl Remote {
     /// the refs named without a glob it lacks: those come back as
     /// [`Fetch::Missing`], so nothing depends on the words of git's error.
     pub fn fetch_refspecs(&self, refspecs: &[String], prune: bool) -> Result<(), Fetch> {
-        let mut args = vec![
-            "-c".to_owned(),
-            "gc.auto=0".to_owned(),
-            "-c".to_owned(),
-            "maintenance.auto=false".to_owned(),
-            "fetch".to_owned(),
-            "--quiet".to_owned(),
-            "--no-tags".to_owned(),
-            "--no-write-fetch-head".to_owned(),
-            "--no-recurse-submodules".to_owned(),
-        ];
+        let mut args = fetch_command();
         if self.shallow {
             args.push("--depth=1".to_owned());
         }
@@ -308,21 +298,13 @@ impl Remote {
             return Ok(false);
         }
         let tracking = self.tracking_ref(branch)?;
-        let args = [
-            "-c".to_owned(),
-            "gc.auto=0".to_owned(),
-            "-c".to_owned(),
-            "maintenance.auto=false".to_owned(),
-            "fetch".to_owned(),
-            "--quiet".to_owned(),
-            "--no-tags".to_owned(),
-            "--no-write-fetch-head".to_owned(),
-            "--no-recurse-submodules".to_owned(),
+        let mut args = fetch_command();
+        args.extend([
             "--unshallow".to_owned(),
             "--".to_owned(),
             self.name.clone(),
             format!("+{}:{}", branch.as_bstr(), tracking.as_bstr()),
-        ];
+        ]);
         let out = self.transport(&args, None, "fetch the whole history from")?;
         if out.success() {
             return Ok(true);
@@ -572,6 +554,24 @@ impl From<Error> for Fetch {
 fn parse_timeout(value: &str) -> Option<Duration> {
     let secs: u64 = value.trim().parse().ok()?;
     (secs >= 1).then(|| Duration::from_secs(secs))
+}
+
+/// `git fetch` as every fetch of the tool runs it: no automatic gc or
+/// maintenance in a CI clone, no tags, no FETCH_HEAD, no submodules.
+fn fetch_command() -> Vec<String> {
+    [
+        "-c",
+        "gc.auto=0",
+        "-c",
+        "maintenance.auto=false",
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--no-recurse-submodules",
+    ]
+    .map(ToOwned::to_owned)
+    .to_vec()
 }
 
 /// A ref-name-safe, stable folder name for a remote: the name itself when it
