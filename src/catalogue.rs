@@ -167,6 +167,29 @@ pub fn stale_paths(
     Ok(stale)
 }
 
+/// [`stale_paths`], for a commit of the branch's history: a manifest
+/// written in the layout of an earlier version (before the `$schema` line,
+/// docs/format.md 2.1) is judged by that layout, so upgrading the tool does
+/// not make every earlier consolidation stale.
+pub fn stale_paths_as_written(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    manifest_json: &[u8],
+    index_md: &[u8],
+) -> Result<Vec<String>> {
+    let mut stale = stale_paths(repo, root, settings, manifest_json, index_md)?;
+    let manifest = settings.manifest_path();
+    if stale.contains(&manifest) {
+        if let Some(earlier) = render::without_schema_line(manifest_json) {
+            if store::holds(repo, root, &manifest, &[&earlier])? {
+                stale.retain(|p| *p != manifest);
+            }
+        }
+    }
+    Ok(stale)
+}
+
 /// The two files a tree's fragments make, and how they were made.
 #[derive(Debug)]
 pub struct Rendered<'a> {
@@ -386,9 +409,14 @@ pub fn manifest_source(
     Ok(bytes.as_deref().and_then(source_of))
 }
 
-/// The `source` a manifest names on its third line, as git-catalogue writes it.
+/// The `source` a manifest names, as git-catalogue writes it: on its fourth
+/// line, or its third in the layout before the `$schema` line.
 fn source_of(manifest: &[u8]) -> Option<ObjectId> {
-    let line = manifest.split(|b| *b == b'\n').nth(2)?;
+    let line = manifest
+        .split(|b| *b == b'\n')
+        .skip(2)
+        .take(2)
+        .find(|line| line.starts_with(b"  \"source\": \""))?;
     let hex = line
         .strip_prefix(b"  \"source\": \"")?
         .strip_suffix(b"\",")?;

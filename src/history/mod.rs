@@ -296,8 +296,13 @@ fn check_commit(
         return Ok(problems);
     }
     let built = catalogue::render(manifest, settings, listing.warnings);
-    for path in catalogue::stale_paths(repo, root, settings, &built.manifest_json, &built.index_md)?
-    {
+    for path in catalogue::stale_paths_as_written(
+        repo,
+        root,
+        settings,
+        &built.manifest_json,
+        &built.index_md,
+    )? {
         problems.push((
             ErrorKind::Stale,
             format!("`{path}` does not equal the consolidation of the fragments"),

@@ -98,6 +98,9 @@ def check_manifest(repo, what):
     manifest = json.loads(git(repo, "show", "main:catalogue/manifest.json"))
     errors = [e.message for e in MANIFEST_V.iter_errors(manifest)]
     result(not errors, f"{what}: manifest.json does not validate: {errors}")
+    # The manifest names the schema it is written to, by its $id.
+    result(manifest.get("$schema") == MANIFEST["$id"],
+           f"{what}: manifest.json names {manifest.get('$schema')!r}, not {MANIFEST['$id']!r}")
 
 
 def main():

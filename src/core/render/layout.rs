@@ -1,10 +1,16 @@
 //! The fixed text of `manifest.json` around its fragment entries and
 //! artifact lines (docs/format.md, "manifest.json").
 
+/// The manifest's first three lines: `{`, the JSON Schema it is written to
+/// (the `$id` of `schemas/manifest.schema.json`), and its format version.
+pub(super) const MANIFEST_OPENING: &str =
+    "{\n  \"$schema\": \"urn:git-catalogue:schema:manifest:1\",\n  \"version\": 1,\n";
+
 /// The manifest up to its first fragment entry.
 pub(super) fn manifest_head(source: &str, has_fragments: bool) -> Vec<u8> {
-    let mut head = Vec::with_capacity(source.len() + 96);
-    head.extend_from_slice(b"{\n  \"version\": 1,\n  \"source\": ");
+    let mut head = Vec::with_capacity(source.len() + 160);
+    head.extend_from_slice(MANIFEST_OPENING.as_bytes());
+    head.extend_from_slice(b"  \"source\": ");
     head.extend_from_slice(json_string(source).as_bytes());
     head.extend_from_slice(if has_fragments {
         b",\n  \"fragments\": {\n"
@@ -45,6 +51,16 @@ pub(super) fn conflicts_tail(has_artifacts: bool, lines: &[u8]) -> Vec<u8> {
     tail.extend_from_slice(lines);
     tail.extend_from_slice(b"\n  ]\n}\n");
     tail
+}
+
+/// `manifest`, as [`manifest_head`] writes it, in the layout before the
+/// `$schema` line: what an earlier version wrote for the same fragments.
+pub fn without_schema_line(manifest: &[u8]) -> Option<Vec<u8>> {
+    let rest = manifest.strip_prefix(MANIFEST_OPENING.as_bytes())?;
+    let mut earlier = Vec::with_capacity(manifest.len());
+    earlier.extend_from_slice(b"{\n  \"version\": 1,\n");
+    earlier.extend_from_slice(rest);
+    Some(earlier)
 }
 
 /// Whether `manifest` lists path conflicts, as [`conflicts_tail`] writes them.

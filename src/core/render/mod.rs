@@ -17,7 +17,7 @@ mod rope;
 mod splice;
 mod writer;
 
-pub use layout::lists_conflicts;
+pub use layout::{lists_conflicts, without_schema_line};
 pub use rope::{Outputs, Rope, Spliced};
 pub use splice::{splice, NotSpliced, Old};
 pub use writer::Writer;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use super::layout::{json_string, manifest_head, manifest_middle, manifest_tail};
+use super::layout::{json_string, manifest_head, manifest_middle, manifest_tail, MANIFEST_OPENING};
 use super::rope::{Rope, Spliced};
 use super::writer::{path_of, Writer};
 use crate::core::fragment::Fragment;
@@ -62,10 +62,10 @@ impl<'a> Old<'a> {
             Some(bytes) => Some(std::str::from_utf8(bytes).ok()?),
             None => None,
         };
-        let mut it = lines_of(manifest);
-        if it.next()? != "{\n" || it.next()? != "  \"version\": 1,\n" {
-            return None;
-        }
+        // A manifest of an earlier layout (no `$schema` line) is not cut: the
+        // caller rebuilds it in full once, in today's layout.
+        let rest = manifest.strip_prefix(MANIFEST_OPENING)?;
+        let mut it = lines_of(rest);
         let source_line = it.next()?;
         let source: String = serde_json::from_str(
             source_line

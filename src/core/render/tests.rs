@@ -117,6 +117,11 @@ fn cut_refuses_what_the_writer_did_not_write() {
         ),
         m.replace("\"path\":\"a\"}", "\"path\":\"a\"}\n"),
         m.replace("  \"version\": 1", "  \"version\": 2"),
+        // The layout before the manifest named its schema: rebuilt in full.
+        m.replace(
+            "  \"$schema\": \"urn:git-catalogue:schema:manifest:1\",\n",
+            "",
+        ),
         m.replace("\n}\n", "\n}"),
         format!("{m}\n"),
         m.replacen("    \"issue-1\"", "    \"issue-3\"", 1),
@@ -259,6 +264,7 @@ fn a_conflict_is_listed_apart_in_both_files() {
     assert_eq!(
         String::from_utf8(out.manifest).expect("text"),
         r#"{
+  "$schema": "urn:git-catalogue:schema:manifest:1",
   "version": 1,
   "source": "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
   "fragments": {
@@ -423,6 +429,7 @@ mod manifest_layout {
             EMPTY_TREE,
         )?;
         let expected = r#"{
+  "$schema": "urn:git-catalogue:schema:manifest:1",
   "version": 1,
   "source": "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
   "fragments": {
@@ -447,7 +454,7 @@ mod manifest_layout {
     #[test]
     fn a_manifest_without_fragments_has_empty_fragments_and_artifacts() -> TestResult {
         let manifest = Manifest::build(vec![], EMPTY_TREE)?;
-        let expected = "{\n  \"version\": 1,\n  \"source\": \"4b825dc642cb6eb9a060e54bf8d69288fbee4904\",\n  \"fragments\": {},\n  \"artifacts\": []\n}\n";
+        let expected = "{\n  \"$schema\": \"urn:git-catalogue:schema:manifest:1\",\n  \"version\": 1,\n  \"source\": \"4b825dc642cb6eb9a060e54bf8d69288fbee4904\",\n  \"fragments\": {},\n  \"artifacts\": []\n}\n";
         assert_eq!(String::from_utf8(manifest_json(&manifest))?, expected);
         assert_eq!(manifest.artifact_count(), 0);
         assert_eq!(manifest.source(), EMPTY_TREE);
@@ -492,6 +499,7 @@ mod manifest_layout {
             .map(|a| Value::Object(a.to_value()))
             .collect();
         let expected = serde_json::json!({
+            "$schema": "urn:git-catalogue:schema:manifest:1",
             "version": 1,
             "source": EMPTY_TREE,
             "fragments": fragments,
