@@ -470,7 +470,7 @@ fn a_manifest_an_earlier_version_wrote_is_judged_by_its_layout_and_rewritten_onc
     let now = repo.text("main:catalogue/manifest.json")?;
     ensure!(now.lines().nth(1) == Some(SCHEMA_LINE.trim_end()), "{now}");
     let earlier = now.replacen(SCHEMA_LINE, "", 1);
-    let by_earlier = repo.commit_by_hand(
+    repo.commit_by_hand(
         &[("catalogue/manifest.json", Content::File(earlier.as_bytes()))],
         "catalogue: consolidate 2 fragment(s), 2 artifact(s), as an earlier version wrote it",
     )?;
@@ -505,6 +505,5 @@ fn a_manifest_an_earlier_version_wrote_is_judged_by_its_layout_and_rewritten_onc
     repo.record_direct(3, "docs/3.md")?;
     let next = repo.consolidate()?;
     assert_eq!(next["mode"], "incremental", "{next}");
-    ensure!(repo.rev("main")? != by_earlier);
     repo.fsck()
 }

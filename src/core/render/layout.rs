@@ -6,6 +6,9 @@
 pub(super) const MANIFEST_OPENING: &str =
     "{\n  \"$schema\": \"urn:git-catalogue:schema:manifest:1\",\n  \"version\": 1,\n";
 
+/// The same lines as versions before the `$schema` line wrote them.
+const EARLIER_OPENING: &str = "{\n  \"version\": 1,\n";
+
 /// The manifest up to its first fragment entry.
 pub(super) fn manifest_head(source: &str, has_fragments: bool) -> Vec<u8> {
     let mut head = Vec::with_capacity(source.len() + 160);
@@ -58,7 +61,7 @@ pub(super) fn conflicts_tail(has_artifacts: bool, lines: &[u8]) -> Vec<u8> {
 pub fn without_schema_line(manifest: &[u8]) -> Option<Vec<u8>> {
     let rest = manifest.strip_prefix(MANIFEST_OPENING.as_bytes())?;
     let mut earlier = Vec::with_capacity(manifest.len());
-    earlier.extend_from_slice(b"{\n  \"version\": 1,\n");
+    earlier.extend_from_slice(EARLIER_OPENING.as_bytes());
     earlier.extend_from_slice(rest);
     Some(earlier)
 }
