@@ -7,7 +7,7 @@
 //! since the manifest's `source` ([`since_manifest`]); and which of the two
 //! files are stale ([`stale_paths`]).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
@@ -15,7 +15,7 @@ use crate::core::adopt;
 use crate::core::fragment::Fragment;
 use crate::core::key::{natural_key, FragmentKey};
 use crate::core::manifest::{Conflict, DuplicatePath, Manifest};
-use crate::core::render::{self, NotSpliced, Old, Rope, Writer};
+use crate::core::render::{self, NotSpliced, Old, Page, Rope, Writer};
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::git::store;
 use crate::settings::Settings;
@@ -27,8 +27,10 @@ pub struct Built {
     pub manifest: Manifest,
     /// `manifest.json` bytes.
     pub manifest_json: Vec<u8>,
-    /// `index.md` bytes.
+    /// `index.md` bytes: the front page.
     pub index_md: Vec<u8>,
+    /// The pages under `<dir>/index/`: file name, bytes.
+    pub pages: Vec<(String, Vec<u8>)>,
     /// Entries of the fragments folder that were skipped, one sentence each.
     pub warnings: Vec<String>,
 }
@@ -44,14 +46,57 @@ pub fn build(repo: &Repository, root: ObjectId, settings: &Settings) -> Result<B
 
 /// Render a built manifest's two files.
 pub fn render(manifest: Manifest, settings: &Settings, warnings: Vec<String>) -> Built {
-    let outputs = render::outputs(&manifest, Some(&settings.dir));
-    let (manifest_json, index_md) = (outputs.manifest, outputs.index);
+    let outputs = render::outputs_linked(&manifest, &settings.dir, settings.issue_url.as_deref());
     Built {
         manifest,
-        manifest_json,
-        index_md,
+        manifest_json: outputs.manifest,
+        index_md: outputs.index,
+        pages: outputs.pages,
         warnings,
     }
+}
+
+/// [`render`] in the layout before the pages: `index.md` one table of
+/// every artifact, no pages. What earlier versions wrote.
+pub fn render_earlier(manifest: &Manifest, settings: &Settings) -> Vec<u8> {
+    let mut writer = Writer::new(manifest.source(), Some(&settings.dir), true).earlier_layout();
+    for fragment in manifest.fragments() {
+        writer.push(fragment);
+    }
+    writer.finish().index
+}
+
+/// The files of `<dir>/index/` in `root`: name and entry. Empty when there
+/// is no such folder (or it is not a folder).
+pub fn pages_in(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+) -> Result<BTreeMap<String, store::PathEntry>> {
+    let mut out = BTreeMap::new();
+    let folder = settings.pages_dir();
+    let Some(entry) = store::entry_at(repo, root, &folder)? else {
+        return Ok(out);
+    };
+    if entry.kind != EntryKind::Tree {
+        return Ok(out);
+    }
+    let tree = repo
+        .find_tree(entry.id)
+        .map_err(|e| Error::git(format!("could not read tree {}", entry.id), &e).tree(entry.id))?;
+    let decoded = tree.decode().map_err(|e| {
+        Error::git(format!("could not decode tree {}", entry.id), &e).tree(entry.id)
+    })?;
+    for e in &decoded.entries {
+        out.insert(
+            e.filename.to_string(),
+            store::PathEntry {
+                kind: e.mode.kind(),
+                id: e.oid.to_owned(),
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// The one way a path claimed twice is reported: the path and both fragments.
@@ -146,45 +191,79 @@ pub fn unmigrated_error(settings: &Settings, commit: ObjectId, paths: &[String])
     .hint(Hint::Unmigrated)
 }
 
-/// Which of manifest and index in `root` differ from `built` (missing ones
-/// included); empty when the catalogue is current.
+/// Which of manifest, index and pages in `root` differ from `built`
+/// (missing ones included, and pages no longer made); empty when the
+/// catalogue is current.
 pub fn stale_paths(
     repo: &Repository,
     root: ObjectId,
     settings: &Settings,
-    manifest_json: &[u8],
-    index_md: &[u8],
+    built: &Built,
 ) -> Result<Vec<String>> {
     let mut stale = Vec::new();
     for (path, bytes) in [
-        (settings.manifest_path(), manifest_json),
-        (settings.index_path(), index_md),
+        (settings.manifest_path(), &built.manifest_json),
+        (settings.index_path(), &built.index_md),
     ] {
         if !store::holds(repo, root, &path, &[bytes])? {
             stale.push(path);
         }
     }
+    stale.extend(stale_pages(repo, root, settings, &built.pages)?);
     Ok(stale)
 }
 
-/// [`stale_paths`], for a commit of the branch's history: a manifest
-/// written in the layout of an earlier version (before the `$schema` line,
-/// docs/format.md 2.1) is judged by that layout, so upgrading the tool does
-/// not make every earlier consolidation stale.
+/// The pages of `root` that differ from `pages`, missing ones included, and
+/// the files of `<dir>/index/` no page is.
+pub fn stale_pages(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    pages: &[(String, Vec<u8>)],
+) -> Result<Vec<String>> {
+    let mut stale = Vec::new();
+    let mut present = pages_in(repo, root, settings)?;
+    for (file, bytes) in pages {
+        let path = settings.page_path(file);
+        let held = match present.remove(file) {
+            Some(e) if e.kind == EntryKind::Blob => store::holds(repo, root, &path, &[bytes])?,
+            _ => false,
+        };
+        if !held {
+            stale.push(path);
+        }
+    }
+    stale.extend(present.keys().map(|file| settings.page_path(file)));
+    Ok(stale)
+}
+
+/// [`stale_paths`], for a commit of the branch's history: outputs written
+/// in the layout of an earlier version are judged by that layout, so
+/// upgrading the tool does not make every earlier consolidation stale: a
+/// manifest before the `$schema` line (docs/format.md 2.1), and an
+/// `index.md` of one table with no `<dir>/index/` folder (docs/format.md 3).
 pub fn stale_paths_as_written(
     repo: &Repository,
     root: ObjectId,
     settings: &Settings,
-    manifest_json: &[u8],
-    index_md: &[u8],
+    built: &Built,
 ) -> Result<Vec<String>> {
-    let mut stale = stale_paths(repo, root, settings, manifest_json, index_md)?;
+    let mut stale = stale_paths(repo, root, settings, built)?;
     let manifest = settings.manifest_path();
     if stale.contains(&manifest) {
-        if let Some(earlier) = render::without_schema_line(manifest_json) {
+        if let Some(earlier) = render::without_schema_line(&built.manifest_json) {
             if store::holds(repo, root, &manifest, &[&earlier])? {
                 stale.retain(|p| *p != manifest);
             }
+        }
+    }
+    let index = settings.index_path();
+    let pages_dir = format!("{}/", settings.pages_dir());
+    if stale.contains(&index) && store::entry_at(repo, root, &settings.pages_dir())?.is_none() {
+        let earlier = render_earlier(&built.manifest, settings);
+        if store::holds(repo, root, &index, &[&earlier])? {
+            // The earlier layout has no pages: none is missing.
+            stale.retain(|p| *p != index && !p.starts_with(&pages_dir));
         }
     }
     Ok(stale)
@@ -195,8 +274,12 @@ pub fn stale_paths_as_written(
 pub struct Rendered<'a> {
     /// `manifest.json`, in pieces (see [`render::Rope`]).
     pub manifest: Rope<'a>,
-    /// `index.md`, in pieces.
+    /// `index.md`, in pieces: the front page.
     pub index: Rope<'a>,
+    /// The pages under `<dir>/index/`; a page kept from the tip has no bytes.
+    pub pages: Vec<Page>,
+    /// The files of `<dir>/index/` in the tip that no page is: to remove.
+    pub removed_pages: Vec<String>,
     /// Fragments listed.
     pub fragments: usize,
     /// Artifacts listed.
@@ -232,7 +315,7 @@ pub fn render_tree<T>(
     } else {
         match since_manifest(repo, root, settings, true, fetch)? {
             Err(why) => Some(why),
-            Ok(since) => match incremental(repo, settings, &since, fetch)? {
+            Ok(since) => match incremental(repo, root, settings, &since, fetch)? {
                 Ok(rendered) => return then(rendered),
                 Err(why) => Some(why),
             },
@@ -246,7 +329,8 @@ pub fn render_tree<T>(
     let ids: Vec<ObjectId> = blobs.iter().map(|b| b.id).collect();
     fetch(&ids)?;
     let source = listing.source.to_string();
-    let mut writer = Writer::new(&source, Some(&settings.dir), true);
+    let issue_url = settings.issue_url.as_deref();
+    let mut writer = Writer::new(&source, Some(&settings.dir), true).with_issue_url(issue_url);
     // Fragments list one to three artifacts; two each is a fair guess.
     writer.reserve_claims(2 * blobs.len());
     store::map_fragments(
@@ -254,7 +338,7 @@ pub fn render_tree<T>(
         &blobs,
         256,
         |fragments| {
-            let mut batch = Writer::batch(Some(&settings.dir));
+            let mut batch = Writer::batch(Some(&settings.dir)).with_issue_url(issue_url);
             for fragment in &fragments {
                 // A batch records its paths; `absorb` checks them.
                 batch.push(fragment);
@@ -267,9 +351,12 @@ pub fn render_tree<T>(
         },
     )?;
     let out = writer.finish_rope();
+    let removed_pages = removed_pages(repo, root, settings, &out.pages)?;
     then(Rendered {
         manifest: out.manifest,
         index: out.index,
+        pages: out.pages,
+        removed_pages,
         fragments: out.fragments,
         artifacts: out.artifacts,
         conflicts: out.conflicts,
@@ -427,6 +514,7 @@ fn source_of(manifest: &[u8]) -> Option<ObjectId> {
 /// when it does not apply.
 fn incremental<'a>(
     repo: &Repository,
+    root: ObjectId,
     settings: &Settings,
     since: &'a Since,
     fetch: &dyn Fn(&[ObjectId]) -> Result<()>,
@@ -444,13 +532,20 @@ fn incremental<'a>(
             settings.index_path()
         )));
     };
-    if !old.index_matches(&settings.dir) {
+    if !old.index_matches(&settings.dir, settings.issue_url.as_deref()) {
         return Ok(Err(format!(
-            "`{}` was not written with `{}` (its source, counts or text around the table differ)",
+            "`{}` was not written with `{}` in today's layout (an earlier layout, \
+             another source, or other issue links)",
             settings.index_path(),
             settings.manifest_path()
         )));
     }
+    let present = pages_in(repo, root, settings)?;
+    let old_pages: HashSet<String> = present
+        .iter()
+        .filter(|(_, e)| e.kind == EntryKind::Blob)
+        .map(|(file, _)| file.clone())
+        .collect();
     let diff = &since.diff;
     // In natural key order, as a full build reads them: the first invalid
     // fragment reported is the same either way.
@@ -469,10 +564,18 @@ fn incremental<'a>(
         changed,
         &since.source.to_string(),
         &settings.dir,
+        settings.issue_url.as_deref(),
+        &old_pages,
     ) {
         Ok(spliced) => Ok(Ok(Rendered {
+            removed_pages: present
+                .keys()
+                .filter(|file| !spliced.pages.iter().any(|p| &p.file == *file))
+                .cloned()
+                .collect(),
             manifest: spliced.manifest,
             index: spliced.index,
+            pages: spliced.pages,
             fragments: spliced.fragments,
             artifacts: spliced.artifacts,
             conflicts: spliced.conflicts,
@@ -494,6 +597,21 @@ fn incremental<'a>(
     }
 }
 
+/// The files of `<dir>/index/` in `root` that none of `pages` is.
+fn removed_pages(
+    repo: &Repository,
+    root: ObjectId,
+    settings: &Settings,
+    pages: &[Page],
+) -> Result<Vec<String>> {
+    let made: HashSet<&str> = pages.iter().map(|p| p.file.as_str()).collect();
+    Ok(pages_in(repo, root, settings)?
+        .into_keys()
+        .filter(|file| !made.contains(file.as_str()))
+        .collect())
+}
+
+/// A rope's pieces, as the store writes them.
 pub fn pieces<'r>(rope: &'r Rope<'_>) -> Vec<&'r [u8]> {
     rope.iter().map(|p| p.as_ref()).collect()
 }

@@ -126,9 +126,15 @@ fn attempt(
         conflicts: rendered.conflicts.clone(),
     };
     let paths = [settings.manifest_path(), settings.index_path()];
-    let mut current = true;
+    let mut current = rendered.removed_pages.is_empty();
     for (path, rope) in paths.iter().zip([&rendered.manifest, &rendered.index]) {
-        current &= store::holds(repo, root, path, &pieces(rope))?;
+        current = current && store::holds(repo, root, path, &pieces(rope))?;
+    }
+    // Pages kept from the tip hold by construction; the others are checked.
+    for page in &rendered.pages {
+        if let (true, Some(bytes)) = (current, &page.bytes) {
+            current = store::holds(repo, root, &settings.page_path(&page.file), &[bytes])?;
+        }
     }
     if current {
         return Ok(Step::Done(outcome));
@@ -157,13 +163,21 @@ fn attempt(
         expected: Expected::At(tip),
         parent: Some(tip),
         root,
-        paths: paths.to_vec(),
+        paths: paths
+            .iter()
+            .cloned()
+            .chain(written_pages(settings, &rendered))
+            .collect(),
         message,
         log: "catalogue: consolidate",
         lease: false,
         skip_unchanged: false,
     };
-    let step = commit_step(repo, sink, write, || write_outputs(repo, &paths, &rendered))?;
+    let step = commit_step(repo, sink, write, || {
+        let mut changes = write_outputs(repo, &paths, &rendered)?;
+        changes.extend(page_changes(repo, settings, &rendered)?);
+        Ok(changes)
+    })?;
     Ok(match step {
         Step::Lost(loss) => Step::Lost(loss),
         Step::Done(committed) => {
@@ -173,6 +187,48 @@ fn attempt(
             Step::Done(outcome)
         }
     })
+}
+
+/// The paths of the pages written or removed.
+fn written_pages<'r>(
+    settings: &'r Settings,
+    rendered: &'r Rendered<'_>,
+) -> impl Iterator<Item = String> + 'r {
+    rendered
+        .pages
+        .iter()
+        .filter(|p| p.bytes.is_some())
+        .map(|p| settings.page_path(&p.file))
+        .chain(rendered.removed_pages.iter().map(|f| settings.page_path(f)))
+}
+
+/// Write the pages that changed, and remove those no longer made (a null id
+/// drops the entry, and a folder left empty, from the tree).
+fn page_changes(
+    repo: &Repository,
+    settings: &Settings,
+    rendered: &Rendered<'_>,
+) -> Result<Vec<TreeChange>> {
+    let mut changes = Vec::new();
+    for page in &rendered.pages {
+        if let Some(bytes) = &page.bytes {
+            let path = settings.page_path(&page.file);
+            let id = store::write_pieces(repo, &[bytes], &path)?;
+            changes.push(TreeChange {
+                path,
+                kind: EntryKind::Blob,
+                id,
+            });
+        }
+    }
+    for file in &rendered.removed_pages {
+        changes.push(TreeChange {
+            path: settings.page_path(file),
+            kind: EntryKind::Blob,
+            id: ObjectId::null(repo.object_hash()),
+        });
+    }
+    Ok(changes)
 }
 
 /// Write the two blobs at once, one per core: at 100,000 fragments they are

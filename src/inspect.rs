@@ -87,8 +87,7 @@ pub fn check(
         return Ok(report);
     }
     let built = catalogue::render(manifest, settings, Vec::new());
-    let stale =
-        catalogue::stale_paths(repo, root, settings, &built.manifest_json, &built.index_md)?;
+    let stale = catalogue::stale_paths(repo, root, settings, &built)?;
     report.current = Some(stale.is_empty());
     let lost = match stale.is_empty() {
         true => Vec::new(),

@@ -17,6 +17,10 @@ pub struct Settings {
     pub branch: FullName,
     /// Which rule chose the branch.
     pub branch_source: BranchSource,
+    /// Where issue numbers link on the index pages: a URL template with
+    /// `{issue}`, from git config `catalogue.issueUrl`, else derived from a
+    /// GitHub or GitLab `origin`; None: not linked.
+    pub issue_url: Option<String>,
 }
 
 /// Which rule chose the branch (docs/format.md, "The branch"), in order.
@@ -73,6 +77,7 @@ impl Settings {
         };
         let mut settings = Settings::new(&dir, &branch)?;
         settings.branch_source = branch_source;
+        settings.issue_url = issue_url(repo);
         Ok(settings)
     }
 
@@ -91,6 +96,7 @@ impl Settings {
             dir,
             branch: full,
             branch_source: BranchSource::Given,
+            issue_url: None,
         })
     }
 
@@ -113,6 +119,29 @@ impl Settings {
     pub fn index_path(&self) -> String {
         format!("{}/index.md", self.dir)
     }
+
+    /// `<dir>/index`: the folder of the index pages.
+    pub fn pages_dir(&self) -> String {
+        format!("{}/{}", self.dir, crate::core::index::pages::FOLDER)
+    }
+
+    /// `<dir>/index/<file>`.
+    pub fn page_path(&self, file: &str) -> String {
+        format!("{}/{file}", self.pages_dir())
+    }
+}
+
+/// The issue URL template: git config `catalogue.issueUrl` when it is a
+/// usable one, else the `origin` remote's issues when it is on GitHub or
+/// GitLab.
+fn issue_url(repo: &Repository) -> Option<String> {
+    use crate::core::index::links;
+    if let Some(template) = store::config_string(repo, "catalogue.issueUrl") {
+        // Set but empty: the repository asks for no links.
+        return links::usable_template(&template);
+    }
+    store::config_string(repo, "remote.origin.url")
+        .and_then(|url| links::template_from_remote(&url))
 }
 
 /// The manifest's file name inside the catalogue folder.

@@ -228,7 +228,11 @@ fn writes_outputs(
         return Ok(true);
     };
     let parent_root = store::commit_tree(repo, parent)?;
-    for path in [settings.manifest_path(), settings.index_path()] {
+    for path in [
+        settings.manifest_path(),
+        settings.index_path(),
+        settings.pages_dir(),
+    ] {
         let ours = store::entry_at(repo, root, &path)?.map(|e| e.id);
         let theirs = store::entry_at(repo, parent_root, &path)?.map(|e| e.id);
         if ours != theirs {
@@ -296,13 +300,7 @@ fn check_commit(
         return Ok(problems);
     }
     let built = catalogue::render(manifest, settings, listing.warnings);
-    for path in catalogue::stale_paths_as_written(
-        repo,
-        root,
-        settings,
-        &built.manifest_json,
-        &built.index_md,
-    )? {
+    for path in catalogue::stale_paths_as_written(repo, root, settings, &built)? {
         problems.push((
             ErrorKind::Stale,
             format!("`{path}` does not equal the consolidation of the fragments"),

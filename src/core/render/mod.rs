@@ -18,7 +18,7 @@ mod splice;
 mod writer;
 
 pub use layout::{lists_conflicts, without_schema_line};
-pub use rope::{Outputs, Rope, Spliced};
+pub use rope::{Outputs, Page, Rope, Spliced};
 pub use splice::{splice, NotSpliced, Old};
 pub use writer::Writer;
 
@@ -41,11 +41,30 @@ pub fn index_md(manifest: &Manifest, dir: &str) -> Vec<u8> {
     outputs(manifest, Some(dir)).index
 }
 
+/// The pages under `<dir>/index/` of a built manifest (file name, bytes),
+/// issue numbers linked through `issue_url`.
+pub fn index_pages(
+    manifest: &Manifest,
+    dir: &str,
+    issue_url: Option<&str>,
+) -> Vec<(String, Vec<u8>)> {
+    outputs_linked(manifest, dir, issue_url).pages
+}
+
 /// Both files of a built manifest (no index without `dir`).
 pub fn outputs(manifest: &Manifest, dir: Option<&str>) -> Outputs {
+    outputs_with(manifest, dir, None)
+}
+
+/// Every output of a built manifest, issue numbers linked through `issue_url`.
+pub fn outputs_linked(manifest: &Manifest, dir: &str, issue_url: Option<&str>) -> Outputs {
+    outputs_with(manifest, Some(dir), issue_url)
+}
+
+fn outputs_with(manifest: &Manifest, dir: Option<&str>, issue_url: Option<&str>) -> Outputs {
     // Checking claims, so that paths claimed twice are listed apart, as
     // `Manifest::build_with_conflicts` lists them.
-    let mut writer = Writer::new(manifest.source(), dir, true);
+    let mut writer = Writer::new(manifest.source(), dir, true).with_issue_url(issue_url);
     for fragment in manifest.fragments() {
         writer.push(fragment);
     }

@@ -2,14 +2,16 @@
 //! splicing the changed fragments into them ([`splice`]).
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde_json::{Map, Value};
 use std::ops::Range;
 
 use super::layout::{json_string, manifest_head, manifest_middle, manifest_tail, MANIFEST_OPENING};
-use super::rope::{Rope, Spliced};
+use super::rope::{Page, Rope, Spliced};
 use super::writer::{path_of, Writer};
 use crate::core::fragment::Fragment;
-use crate::core::index;
+use crate::core::index::{self, pages};
 use crate::core::key::{natural_cmp, FragmentKey};
 use crate::core::manifest::DuplicatePath;
 
@@ -19,7 +21,7 @@ struct Piece<'a> {
     key: &'a str,
     /// Its entry of the manifest's `fragments` object, without separator.
     block: &'a str,
-    /// Its artifact lines (and index rows): indices into [`Old::lines`].
+    /// Its artifact lines: indices into [`Old::lines`].
     lines: Range<usize>,
 }
 
@@ -33,8 +35,6 @@ pub struct Old<'a> {
     pieces: Vec<Piece<'a>>,
     /// Artifact lines, with their indentation, without separator.
     lines: Vec<&'a str>,
-    /// Index rows, with their newline; one per artifact line.
-    rows: Vec<&'a str>,
 }
 
 /// `a == b` for the short strings compared once per line (separators,
@@ -158,69 +158,34 @@ impl<'a> Old<'a> {
         if next != lines.len() {
             return None;
         }
-        // The index's rows: the lines after the table head, up to the first
-        // that is not a row.
-        let rows: Vec<&str> = match index {
-            None => Vec::new(),
-            Some(index) => {
-                let rows: Vec<&str> = match index.find(index::TABLE_HEAD) {
-                    Some(at) => lines_of(&index[at + index::TABLE_HEAD.len()..])
-                        .take_while(|l| l.starts_with("| "))
-                        .collect(),
-                    None => Vec::new(),
-                };
-                if rows.len() != lines.len() {
-                    return None;
-                }
-                rows
-            }
-        };
         Some(Old {
             source,
             manifest,
             index,
             pieces,
             lines,
-            rows,
         })
     }
 
-    /// Whether the old index is the page a [`Writer`] writes around its rows
-    /// for the old manifest, with catalogue folder `dir`: the same `source`,
-    /// the same counts, the same fragments without artifacts, nothing else
-    /// before or after the rows. An index restored from another commit, or
-    /// one whose head or tail was edited, fails; splicing it would keep what
-    /// a full rebuild replaces. Costs the head and the tail, not the rows.
-    pub fn index_matches(&self, dir: &str) -> bool {
+    /// Whether the old front page is one a [`Writer`] wrote for the old
+    /// manifest, with catalogue folder `dir` and the issue URL `template`:
+    /// it opens with the provenance naming the same `source` and says issue
+    /// numbers link the same way. An index of the earlier layout (one
+    /// table), one restored from another commit, or one written with another
+    /// template fails: splicing on it would keep what a full rebuild
+    /// replaces. The pages themselves are taken as written, as the rows of
+    /// the earlier layout were.
+    pub fn index_matches(&self, dir: &str, template: Option<&str>) -> bool {
         let Some(index) = self.index else {
             return false;
         };
         let (_, fragments_dir) = index::layout(dir);
-        let mut head = String::with_capacity(512);
-        index::header(
-            &mut head,
-            &fragments_dir,
-            &self.source,
-            self.lines.len(),
-            self.pieces.len(),
-            &index::Contested::NONE,
-        );
-        let mut foot = String::new();
-        index::footer(
-            &mut foot,
-            self.pieces
-                .iter()
-                .filter(|p| p.lines.is_empty())
-                .map(|p| p.key),
-        );
-        let rows: usize = self.rows.iter().map(|r| r.len()).sum();
-        index.len() == head.len() + rows + foot.len()
-            && index.starts_with(&head)
-            && index.ends_with(&foot)
-            && self
-                .rows
-                .first()
-                .is_none_or(|r| r.as_ptr() as usize - index.as_ptr() as usize == head.len())
+        let head = pages::front_head(&fragments_dir, &self.source);
+        let links = pages::Links::new(dir, template);
+        index.starts_with(&head)
+            && index[head.len()..]
+                .split_inclusive('\n')
+                .any(|l| l == pages::links_line(&links))
     }
 
     /// The first of `paths` that an artifact line of a fragment other than
@@ -360,10 +325,13 @@ pub fn splice<'a>(
     changed: Vec<Fragment>,
     source: &str,
     dir: &str,
+    issue_url: Option<&str>,
+    old_pages: &HashSet<String>,
 ) -> Result<Spliced<'a>, NotSpliced> {
-    let index_text = old
-        .index
-        .expect("splice needs the old index: Old::cut(manifest, Some(index))");
+    assert!(
+        old.index.is_some(),
+        "splice needs the old index: Old::cut(manifest, Some(index))"
+    );
     // Duplicates among the changed fragments, reported as a full build would.
     let changed =
         crate::core::manifest::Manifest::build(changed, source).map_err(NotSpliced::Duplicate)?;
@@ -378,7 +346,7 @@ pub fn splice<'a>(
         .fragments()
         .iter()
         .map(|f| {
-            let mut w = Writer::new(source, Some(dir), false);
+            let mut w = Writer::new(source, Some(dir), false).with_issue_url(issue_url);
             w.push(f);
             w
         })
@@ -389,18 +357,25 @@ pub fn splice<'a>(
         New(usize),
     }
     let mut parts: Vec<Part<'_, 'a>> = Vec::with_capacity(old.pieces.len() + new.len());
+    // The old piece each part is, for the kept ones.
+    let mut origin: Vec<Option<usize>> = Vec::with_capacity(parts.capacity());
     let mut fresh = changed.fragments().iter().enumerate().peekable();
-    for piece in &old.pieces {
+    for (at, piece) in old.pieces.iter().enumerate() {
         while let Some((i, _)) =
             fresh.next_if(|(_, f)| natural_cmp(f.key.as_str(), piece.key).is_lt())
         {
             parts.push(Part::New(i));
+            origin.push(None);
         }
         if !skip.contains(piece.key) {
             parts.push(Part::Kept(piece));
+            origin.push(Some(at));
         }
     }
-    parts.extend(fresh.map(|(i, _)| Part::New(i)));
+    for (i, _) in fresh {
+        parts.push(Part::New(i));
+        origin.push(None);
+    }
     let (mut fragments, mut artifacts) = (0, 0);
     let mut without = Vec::new();
     for part in &parts {
@@ -437,38 +412,153 @@ pub fn splice<'a>(
         }
     }
     manifest.text(manifest_tail(artifacts > 0));
-    let (_, fragments_dir) = index::layout(dir);
-    let mut page = RopeBuilder::new(index_text);
-    let mut head = String::with_capacity(512);
-    index::header(
-        &mut head,
-        &fragments_dir,
-        source,
-        artifacts,
-        fragments,
-        &index::Contested::NONE,
-    );
-    page.text(head.into_bytes());
-    page.list(b"");
+    // The pages: each new one that holds exactly the fragments of an old
+    // one, none of them changed, is that page, kept by name; the others are
+    // rendered, kept fragments from their manifest lines.
+    let links = pages::Links::new(dir, issue_url);
+    let keys: Vec<&str> = parts
+        .iter()
+        .map(|part| match part {
+            Part::Kept(p) => p.key,
+            Part::New(i) => changed.fragments()[*i].key.as_str(),
+        })
+        .collect();
+    let lengths = pages::paginate(keys.iter().copied());
+    let mut old_by_first: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut start = 0;
+    for n in pages::paginate(old.pieces.iter().map(|p| p.key)) {
+        old_by_first.insert(old.pieces[start].key, (start, n));
+        start += n;
+    }
+    // A fragment as the pages list it, owned: (issue cell, rows, artifacts).
+    let listing = |at: usize| -> (String, String, usize) {
+        match &parts[at] {
+            Part::New(i) => {
+                let w = &new[*i];
+                let e = &w.listed[0];
+                (e.issue.to_string(), w.page_rows.clone(), e.artifacts)
+            }
+            Part::Kept(p) => kept_listing(old, p, &links),
+        }
+    };
+    let mut out_pages = Vec::with_capacity(lengths.len() + 1);
+    let mut page_keys = Vec::with_capacity(lengths.len());
+    let mut start = 0;
+    for &n in &lengths {
+        let first = keys[start];
+        page_keys.push((first, keys[start + n - 1]));
+        let file = pages::page_file(first);
+        let unchanged = old_pages.contains(&file)
+            && origin[start].is_some_and(|o| {
+                old_by_first.get(first) == Some(&(o, n))
+                    && (0..n).all(|j| origin[start + j] == Some(o + j))
+            });
+        let bytes = if unchanged {
+            None
+        } else {
+            let owned: Vec<(String, String, usize)> = (start..start + n).map(listing).collect();
+            let listed: Vec<pages::Listed<'_>> = owned
+                .iter()
+                .zip(&keys[start..start + n])
+                .map(|((issue, rows, artifacts), key)| pages::Listed {
+                    key,
+                    issue,
+                    rows,
+                    artifacts: *artifacts,
+                })
+                .collect();
+            Some(pages::page(&listed))
+        };
+        out_pages.push(Page { file, bytes });
+        start += n;
+    }
+    // Kinds: the kept lines' without parsing them, the new fragments'.
+    let mut kinds: HashMap<String, usize> = HashMap::new();
     for part in &parts {
         match part {
-            Part::Kept(p) => old.rows[p.lines.clone()]
-                .iter()
-                .for_each(|r| page.borrowed(r)),
-            Part::New(i) if !new[*i].rows.is_empty() => {
-                page.owned(std::mem::take(&mut new[*i].rows).into_bytes());
+            Part::Kept(p) => {
+                for line in &old.lines[p.lines.clone()] {
+                    *kinds.entry(pages::kind_key_of_line(line)).or_default() += 1;
+                }
             }
-            Part::New(_) => {}
+            Part::New(i) => {
+                for (kind, n) in &new[*i].kinds {
+                    *kinds.entry(kind.clone()).or_default() += n;
+                }
+            }
         }
     }
-    let mut foot = String::new();
-    index::footer(&mut foot, without);
-    page.text(foot.into_bytes());
+    let newest_from = parts.len().saturating_sub(pages::NEWEST);
+    let newest_owned: Vec<(String, String, usize)> =
+        (newest_from..parts.len()).map(listing).collect();
+    let newest: Vec<pages::Listed<'_>> = newest_owned
+        .iter()
+        .zip(&keys[newest_from..])
+        .map(|((issue, _, artifacts), key)| pages::Listed {
+            key,
+            issue,
+            rows: "",
+            artifacts: *artifacts,
+        })
+        .collect();
+    let newest_pages = pages::pages_of(&lengths, &page_keys, newest_from, parts.len());
+    let (_, fragments_dir) = index::layout(dir);
+    let (front, list) = pages::front(
+        &pages::Front {
+            fragments_dir: &fragments_dir,
+            source,
+            links: &links,
+            fragments,
+            artifacts,
+            kinds: &kinds,
+            contested: &index::Contested::NONE,
+        },
+        &lengths,
+        &page_keys,
+        &newest,
+        &newest_pages,
+    );
+    if let Some(list) = list {
+        out_pages.push(Page {
+            file: pages::PAGE_LIST.to_owned(),
+            bytes: Some(list),
+        });
+    }
+    let _ = without;
     Ok(Spliced {
         manifest: manifest.finish(),
-        index: page.finish(),
+        index: vec![Cow::Owned(front)],
+        pages: out_pages,
         fragments,
         artifacts,
         conflicts: Vec::new(),
     })
+}
+
+/// A kept fragment as the pages list it, from its manifest lines (and its
+/// block, when it has none): (issue cell, rows, artifacts). The same bytes
+/// as [`Writer::push`] writes for the fragment: a line holds the fragment's
+/// issue and the artifact's fields in their order, values as parsed.
+fn kept_listing(old: &Old<'_>, piece: &Piece<'_>, links: &pages::Links) -> (String, String, usize) {
+    let lines = &old.lines[piece.lines.clone()];
+    let mut rows = String::new();
+    let mut issue_cell = None;
+    for line in lines {
+        let Ok(mut fields) = serde_json::from_str::<Map<String, Value>>(line.trim_start()) else {
+            continue;
+        };
+        fields.shift_remove("fragment");
+        let issue = fields.shift_remove("issue");
+        let cell = issue_cell.get_or_insert_with(|| pages::issue_cell(issue.as_ref(), links));
+        pages::page_row(&mut rows, cell, piece.key, &fields, links);
+    }
+    let issue_cell = issue_cell.unwrap_or_else(|| {
+        // No artifacts: the issue is in the fragment's entry.
+        let entry = piece
+            .block
+            .split_once(": ")
+            .and_then(|(_, object)| serde_json::from_str::<Map<String, Value>>(object).ok());
+        pages::issue_cell(entry.as_ref().and_then(|e| e.get("issue")), links)
+    });
+    (issue_cell, rows, lines.len())
 }

@@ -1,6 +1,6 @@
 //! Both files against full rebuilds, and splices against full rebuilds over random change sets.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use serde_json::Value;
 
@@ -27,6 +27,92 @@ fn full(fragments: &[Fragment], source: &str) -> Outputs {
 }
 
 use crate::core::rng::Rng;
+
+/// The page files of `outputs`.
+fn files(outputs: &Outputs) -> HashSet<String> {
+    outputs.pages.iter().map(|(f, _)| f.clone()).collect()
+}
+
+/// A splice's outputs, its kept pages read from `before`.
+fn resolved(got: &Spliced<'_>, before: &Outputs) -> Outputs {
+    let mut out = got.to_outputs();
+    out.pages = got
+        .pages
+        .iter()
+        .map(|p| {
+            let bytes = p.bytes.clone().unwrap_or_else(|| {
+                before
+                    .pages
+                    .iter()
+                    .find(|(f, _)| *f == p.file)
+                    .map(|(_, b)| b.clone())
+                    .expect("a kept page was a page before")
+            });
+            (p.file.clone(), bytes)
+        })
+        .collect();
+    out
+}
+
+/// 3,000 fragments make pages of at most 1,000, split where the keys say;
+/// adding one fragment renders one page, and the splice equals a full build.
+#[test]
+fn one_new_fragment_changes_one_page() {
+    let set: Vec<Fragment> = (1..=3000)
+        .map(|i| {
+            fragment(
+                &format!("issue-{i}"),
+                &format!(
+                    r#"{{"issue": {i}, "artifacts": [{{"path": "docs/{i}.md", "kind": "k{}"}}]}}"#,
+                    i % 30
+                ),
+            )
+        })
+        .collect();
+    let before = full(&set, TREE);
+    assert!(before.pages.len() >= 3, "{} pages", before.pages.len());
+    let max = before
+        .pages
+        .iter()
+        .map(|(_, b)| b.iter().filter(|&&c| c == b'\n').count())
+        .max()
+        .unwrap_or(0);
+    assert!(max < 1000 + 20, "{max} lines");
+    assert!(before.index.len() < 100_000);
+    let old = Old::cut(&before.manifest, Some(&before.index)).expect("cut");
+    // A key inside the range, not itself a boundary.
+    let key = (1..)
+        .map(|i| format!("issue-1500x{i}"))
+        .find(|k| !crate::core::index::pages::ends_page(k))
+        .expect("some key");
+    let add = fragment(
+        &key,
+        r#"{"issue": 1500, "artifacts": [{"path": "new.md"}]}"#,
+    );
+    let got = splice(
+        &old,
+        &BTreeSet::new(),
+        vec![add.clone()],
+        NEXT,
+        "catalogue",
+        None,
+        &files(&before),
+    )
+    .expect("spliced");
+    let rendered = got.pages.iter().filter(|p| p.bytes.is_some()).count();
+    let mut next = set.clone();
+    next.push(add);
+    let want = full(&next, NEXT);
+    assert_eq!(resolved(&got, &before), want);
+    // One page renders, unless the page was full and the next ones shift.
+    let differ = want
+        .pages
+        .iter()
+        .filter(|p| !before.pages.contains(p))
+        .count();
+    assert_eq!(rendered, differ);
+    assert!((1..=2).contains(&differ), "{differ} pages changed");
+}
 
 fn random_fragment(rng: &mut Rng, key: &str, paths: &[&str]) -> Fragment {
     let mut arts = Vec::new();
@@ -131,9 +217,19 @@ fn cut_refuses_what_the_writer_did_not_write() {
             "accepted an edited manifest:\n{edited}"
         );
     }
+    // A front page not written for this manifest is not built on.
     let index = String::from_utf8(out.index.clone()).expect("utf8");
-    let fewer = index.replacen("| #1 |", "x #1 |", 1);
-    assert!(Old::cut(&out.manifest, Some(fewer.as_bytes())).is_none());
+    let old = Old::cut(&out.manifest, Some(&out.index)).expect("cut");
+    assert!(old.index_matches("catalogue", None));
+    assert!(!old.index_matches("catalogue", Some("https://x/{issue}")));
+    for edited in [
+        index.replace(TREE, NEXT),
+        index.replacen("# Catalogue", "# Catalog", 1),
+        index.replace("Issue numbers are not linked", "Issue numbers are linked"),
+    ] {
+        let old = Old::cut(&out.manifest, Some(edited.as_bytes())).expect("cut");
+        assert!(!old.index_matches("catalogue", None), "{edited}");
+    }
 }
 
 #[test]
@@ -155,6 +251,8 @@ fn a_new_claim_on_an_unchanged_fragment_s_path_is_not_spliced() {
             vec![fragment("issue-3", json)],
             NEXT,
             "catalogue",
+            None,
+            &HashSet::new(),
         )
     };
     assert!(matches!(
@@ -180,6 +278,8 @@ fn a_new_claim_on_an_unchanged_fragment_s_path_is_not_spliced() {
         )],
         NEXT,
         "catalogue",
+        None,
+        &HashSet::new(),
     )
     .expect("spliced");
     let mut next = set[1..].to_vec();
@@ -286,12 +386,27 @@ fn a_conflict_is_listed_apart_in_both_files() {
     );
     let index = String::from_utf8(out.index).expect("text");
     let conflicts_at = index.find("## Conflicts\n").expect("a conflicts section");
-    let table_at = index.find(crate::core::index::TABLE_HEAD).expect("a table");
+    let table_at = index
+        .find(crate::core::index::CONFLICTS_HEAD)
+        .expect("a table");
     assert!(conflicts_at < table_at, "{index}");
     assert!(index.contains(
         "| #9 | issue\\-9 | [docs/x\\.md](../docs/x.md) |  | A |\n| #10 | issue\\-10 | [docs/x\\.md](../docs/x.md) |  | B |\n"
     ), "{index}");
-    assert!(index.contains("\n1 artifact in 2 fragments.\n"), "{index}");
+    assert!(
+        index.contains("\n1 artifact in 2 fragments, on 1 page.\n"),
+        "{index}"
+    );
+    // The page lists every claim of its fragments.
+    let page = String::from_utf8(out.pages[0].1.clone()).expect("text");
+    assert!(
+        page.contains("| #9 | [docs/x\\.md](../../docs/x.md) |  | A |\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("| #10 | [docs/x\\.md](../../docs/x.md) |  | B |\n"),
+        "{page}"
+    );
     assert_eq!(out.conflicts.len(), 1);
     assert_eq!(out.conflicts[0].later().as_str(), "issue-10");
     // Without artifacts left, the list is still valid JSON.
@@ -384,10 +499,11 @@ fn splices_equal_full_rebuilds() {
         }
         let want = Manifest::build(next.clone(), NEXT);
         let edits = removed.len() + changed.len();
-        let got = splice(&old, &removed, changed, NEXT, "catalogue");
+        let old_pages = files(&before);
+        let got = splice(&old, &removed, changed, NEXT, "catalogue", None, &old_pages);
         match (want, got) {
             (Ok(_), Ok(got)) => {
-                assert_eq!(got.to_outputs(), full(&next, NEXT));
+                assert_eq!(resolved(&got, &before), full(&next, NEXT));
                 // Unchanged runs are borrowed whole, not line by line.
                 assert!(
                     got.manifest.len() <= 3 + 8 * (edits + 1),

@@ -7,9 +7,10 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::layout::{conflicts_tail, json_string, manifest_head, manifest_middle, manifest_tail};
-use super::rope::{Outputs, Rope, Spliced};
+use super::rope::{Outputs, Page, Rope, Spliced};
 use crate::core::fragment::Fragment;
 use crate::core::index;
+use crate::core::index::pages::{self, Links, Listed};
 use crate::core::key::FragmentKey;
 use crate::core::manifest::{ArtifactEntry, Conflict};
 
@@ -22,14 +23,34 @@ pub struct Writer {
     pub(super) blocks: Vec<u8>,
     /// The manifest's artifact lines, joined by ",\n".
     pub(super) lines: Vec<u8>,
-    /// The index's table rows, each ending in "\n".
+    /// The earlier layout's table rows, each ending in "\n" (only with `earlier`).
     pub(super) rows: String,
+    /// Write the earlier, single-table layout instead of the pages.
+    pub(super) earlier: bool,
+    /// How the pages link.
+    pub(super) links: Links,
+    /// The pages' rows, each ending in "\n".
+    pub(super) page_rows: String,
+    /// Every fragment, as the pages list it.
+    pub(super) listed: Vec<ListedEntry>,
+    /// Artifacts by kind key, every claim counted.
+    pub(super) kinds: HashMap<String, usize>,
     /// Keys of the fragments without artifacts.
     pub(super) without: Vec<String>,
     pub(super) fragments: usize,
     pub(super) artifacts: usize,
     /// What it records of the artifact paths each fragment claims.
     claims: Claims,
+}
+
+/// One fragment as the pages list it; its rows are `page_rows[..rows_end]`
+/// after the previous entry's.
+#[derive(Debug)]
+pub(super) struct ListedEntry {
+    pub(super) key: Box<str>,
+    pub(super) issue: Box<str>,
+    pub(super) rows_end: usize,
+    pub(super) artifacts: usize,
 }
 
 /// The artifact paths a writer has seen, by the fragment claiming them.
@@ -109,6 +130,11 @@ impl Writer {
             blocks: Vec::new(),
             lines: Vec::new(),
             rows: String::new(),
+            earlier: false,
+            links: dir.map(|d| Links::new(d, None)).unwrap_or_default(),
+            page_rows: String::new(),
+            listed: Vec::new(),
+            kinds: HashMap::new(),
             without: Vec::new(),
             fragments: 0,
             artifacts: 0,
@@ -122,6 +148,28 @@ impl Writer {
                 Claims::Off
             },
         }
+    }
+
+    /// Link issue numbers through `template` (`{issue}` in a URL; see
+    /// [`crate::core::index::links::usable_template`]).
+    pub fn with_issue_url(mut self, template: Option<&str>) -> Writer {
+        if let Some((prefix, _)) = &self.index {
+            let dir_links = Links {
+                page_prefix: format!("../{prefix}"),
+                front_prefix: prefix.clone(),
+                issue_url: template.and_then(index::links::usable_template),
+            };
+            self.links = dir_links;
+        }
+        self
+    }
+
+    /// Write `index.md` in the earlier layout, one table of every artifact
+    /// and no pages: what versions before the pages wrote, which
+    /// `verify --history` judges their commits by.
+    pub fn earlier_layout(mut self) -> Writer {
+        self.earlier = true;
+        self
     }
 
     /// A writer for a batch of consecutive fragments, rendered apart (on
@@ -178,6 +226,15 @@ impl Writer {
             }
         }
         self.rows.push_str(&batch.rows);
+        let offset = self.page_rows.len();
+        self.page_rows.push_str(&batch.page_rows);
+        self.listed.extend(batch.listed.into_iter().map(|mut e| {
+            e.rows_end += offset;
+            e
+        }));
+        for (kind, n) in batch.kinds {
+            *self.kinds.entry(kind).or_default() += n;
+        }
         self.without.extend(batch.without);
         self.fragments += batch.fragments;
         self.artifacts += batch.artifacts;
@@ -242,15 +299,45 @@ impl Writer {
         // layout, and indenting after each one nests the object correctly.
         serde_json::to_writer_pretty(Indented(&mut self.blocks), &fragment.fields)
             .expect("a serde_json::Map always serialises");
+        let paged = self.index.is_some() && !self.earlier;
+        let issue = if paged {
+            pages::issue_cell(fragment.issue(), &self.links)
+        } else {
+            String::new()
+        };
         for (_, fields) in &own {
             let entry = ArtifactEntry { fragment, fields };
             separate(&mut self.lines);
             self.lines.extend_from_slice(b"    ");
             serde_json::to_writer(&mut self.lines, &Line(entry))
                 .expect("a serde_json::Map always serialises");
-            if let Some((link_prefix, _)) = &self.index {
-                index::row(&mut self.rows, &entry, link_prefix);
+            match &self.index {
+                Some((link_prefix, _)) if self.earlier => {
+                    index::row(&mut self.rows, &entry, link_prefix);
+                }
+                Some(_) => {
+                    pages::page_row(
+                        &mut self.page_rows,
+                        &issue,
+                        fragment.key.as_str(),
+                        fields,
+                        &self.links,
+                    );
+                    *self
+                        .kinds
+                        .entry(pages::kind_key(fields.get("kind")))
+                        .or_default() += 1;
+                }
+                None => {}
             }
+        }
+        if paged {
+            self.listed.push(ListedEntry {
+                key: fragment.key.as_str().into(),
+                issue: issue.into(),
+                rows_end: self.page_rows.len(),
+                artifacts: own.len(),
+            });
         }
         if own.is_empty() {
             self.without.push(fragment.key.as_str().to_owned());
@@ -266,14 +353,29 @@ impl Writer {
     pub fn finish_rope(self) -> Spliced<'static> {
         let parts = self.parts();
         let mut index: Rope<'static> = Vec::new();
-        if let Some((head, rows, foot)) = parts.index {
-            index = vec![
-                Cow::Owned(head.into_bytes()),
-                Cow::Owned(rows.into_bytes()),
-                Cow::Owned(foot.into_bytes()),
-            ];
+        let mut pages = Vec::new();
+        match parts.index {
+            IndexParts::None => {}
+            IndexParts::Earlier(head, rows, foot) => {
+                index = vec![
+                    Cow::Owned(head.into_bytes()),
+                    Cow::Owned(rows.into_bytes()),
+                    Cow::Owned(foot.into_bytes()),
+                ];
+            }
+            IndexParts::Paged(front, written) => {
+                index = vec![Cow::Owned(front)];
+                pages = written
+                    .into_iter()
+                    .map(|(file, bytes)| Page {
+                        file,
+                        bytes: Some(bytes),
+                    })
+                    .collect();
+            }
         }
         Spliced {
+            pages,
             manifest: vec![
                 Cow::Owned(parts.blocks),
                 Cow::Owned(parts.lines),
@@ -296,15 +398,17 @@ impl Writer {
         let mut manifest = parts.lines;
         manifest.extend_from_slice(&parts.tail);
         manifest.splice(0..0, parts.blocks);
-        let index = match parts.index {
-            None => Vec::new(),
-            Some((head, mut page, foot)) => {
+        let (index, pages) = match parts.index {
+            IndexParts::None => (Vec::new(), Vec::new()),
+            IndexParts::Earlier(head, mut page, foot) => {
                 page.insert_str(0, &head);
                 page.push_str(&foot);
-                page.into_bytes()
+                (page.into_bytes(), Vec::new())
             }
+            IndexParts::Paged(front, pages) => (front, pages),
         };
         Outputs {
+            pages,
             manifest,
             index,
             fragments: parts.fragments,
@@ -321,11 +425,17 @@ impl Writer {
             mut blocks,
             mut lines,
             mut rows,
+            earlier,
+            links,
+            page_rows,
+            listed,
+            kinds,
             without,
             fragments,
             mut artifacts,
             claims,
         } = self;
+        let front_prefix = links.front_prefix.clone();
         // The contested claims' lines and rows move out of the table into the
         // conflicts, verbatim: rare, so only then are the lines split.
         let mut contested_lines = Vec::new();
@@ -347,6 +457,17 @@ impl Writer {
                 let mut kept_rows = String::with_capacity(rows.len());
                 // Rows only when there is an index: one per line then.
                 let row_of = |n: usize| all_rows.get(n).copied().unwrap_or("");
+                // The pages keep every claim; the front page shows the
+                // contested ones as the earlier layout wrote them.
+                let contested_row = |n: u32| -> String {
+                    if earlier {
+                        row_of(n as usize).to_owned()
+                    } else if index.is_some() {
+                        earlier_row_of_line(line_of(n), &front_prefix)
+                    } else {
+                        String::new()
+                    }
+                };
                 for (n, line) in all_lines.iter().enumerate() {
                     if moved.contains(&(n as u32)) {
                         continue;
@@ -373,7 +494,7 @@ impl Writer {
                             contested_lines.push(b',');
                         }
                         contested_lines.extend_from_slice(line_of(line));
-                        contested_rows.push_str(row_of(line as usize));
+                        contested_rows.push_str(&contested_row(line));
                     }
                     contested_lines.extend_from_slice(b"]}");
                 }
@@ -391,23 +512,58 @@ impl Writer {
         } else {
             Cow::Owned(conflicts_tail(has_artifacts, &contested_lines))
         };
-        let index = index.map(|(_, fragments_dir)| {
-            let mut head = String::with_capacity(512);
-            index::header(
-                &mut head,
-                &fragments_dir,
-                &source,
-                artifacts,
-                fragments,
-                &index::Contested {
-                    paths: conflicts.len(),
-                    rows: &contested_rows,
-                },
-            );
-            let mut foot = String::new();
-            index::footer(&mut foot, without.iter().map(String::as_str));
-            (head, rows, foot)
-        });
+        let index = match index {
+            None => IndexParts::None,
+            Some((_, fragments_dir)) if !earlier => {
+                let mut start = 0;
+                let listed: Vec<Listed<'_>> = listed
+                    .iter()
+                    .map(|e| {
+                        let rows = &page_rows[start..e.rows_end];
+                        start = e.rows_end;
+                        Listed {
+                            key: &e.key,
+                            issue: &e.issue,
+                            rows,
+                            artifacts: e.artifacts,
+                        }
+                    })
+                    .collect();
+                let (front, pages) = pages::render_all(
+                    &pages::Front {
+                        fragments_dir: &fragments_dir,
+                        source: &source,
+                        links: &links,
+                        fragments,
+                        artifacts,
+                        kinds: &kinds,
+                        contested: &index::Contested {
+                            paths: conflicts.len(),
+                            rows: &contested_rows,
+                        },
+                    },
+                    &listed,
+                );
+                IndexParts::Paged(front, pages)
+            }
+            Some((_, fragments_dir)) => {
+                let mut head = String::with_capacity(512);
+                index::header(
+                    &mut head,
+                    &fragments_dir,
+                    &source,
+                    artifacts,
+                    fragments,
+                    &index::Contested {
+                        paths: conflicts.len(),
+                        rows: &contested_rows,
+                    },
+                );
+                let mut foot = String::new();
+                index::footer(&mut foot, without.iter().map(String::as_str));
+                IndexParts::Earlier(head, rows, foot)
+            }
+        };
         Parts {
             blocks,
             lines,
@@ -451,11 +607,36 @@ struct Parts {
     lines: Vec<u8>,
     /// The manifest after them (with the conflicts, when there are any).
     tail: Cow<'static, [u8]>,
-    /// The index's head, rows and tail, when it has one.
-    index: Option<(String, String, String)>,
+    /// The index.
+    index: IndexParts,
     fragments: usize,
     artifacts: usize,
     conflicts: Vec<Conflict>,
+}
+
+/// The index of a finished writer.
+enum IndexParts {
+    /// None asked for.
+    None,
+    /// The earlier layout's head, rows and tail.
+    Earlier(String, String, String),
+    /// The front page and the pages (file under `index/`, bytes).
+    Paged(Vec<u8>, Vec<(String, Vec<u8>)>),
+}
+
+/// The earlier layout's row for the artifact `line` (a manifest artifact
+/// line, as [`Line`] writes it), with links from the front page.
+pub(super) fn earlier_row_of_line(line: &[u8], link_prefix: &str) -> String {
+    let mut out = String::new();
+    if let Ok(mut fields) = serde_json::from_slice::<Map<String, Value>>(line) {
+        let key = match fields.shift_remove("fragment") {
+            Some(Value::String(k)) => k,
+            _ => String::new(),
+        };
+        let issue = fields.shift_remove("issue");
+        index::row_of(&mut out, &key, issue.as_ref(), &fields, link_prefix);
+    }
+    out
 }
 
 /// An artifact's `path`; [`Fragment::parse`] guarantees it is a string.

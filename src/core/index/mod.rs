@@ -1,7 +1,9 @@
 //! `index.md`: the catalogue as a person reads it on the forge (docs/format.md, "index.md").
 //!
-//! The page is one Markdown table, a row per artifact, linking to each artifact relative
-//! to the page. Every string in it except our own fixed words comes from a fragment,
+//! Today's layout is a front page and pages of at most 1,000 fragments ([`pages`]). The
+//! functions here write the earlier layout, one Markdown table of every artifact, which
+//! `verify --history` still judges old commits by, and the conflicts table of the front
+//! page; and they hold the escaping both layouts share. Every string in it except our own fixed words comes from a fragment,
 //! which anyone who can open a pull request can write. So every such string goes
 //! through one function, [`escape`], which makes sure no fragment can add a row, break
 //! a cell, inject HTML or a link, or start a heading; and link targets are
@@ -12,7 +14,12 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use serde_json::Map;
+
 use crate::core::manifest::ArtifactEntry;
+
+pub mod links;
+pub mod pages;
 
 /// How links and the folder name are written for a catalogue folder `dir`:
 /// the prefix that climbs from `<dir>/index.md` to the root, and the
@@ -33,7 +40,7 @@ pub(crate) fn layout(dir: &str) -> (String, String) {
 }
 
 /// The paths claimed more than once, as the top of the page shows them.
-pub(crate) struct Contested<'a> {
+pub struct Contested<'a> {
     /// How many paths.
     pub paths: usize,
     /// Every claim's row (as [`row`] writes it), path by path.
@@ -119,19 +126,38 @@ pub(crate) const TABLE_HEAD: &str =
 /// straight into `out`: a catalogue of 100,000 artifacts renders 100,000
 /// rows, and per-cell strings were most of that cost.
 pub(crate) fn row(out: &mut String, entry: &ArtifactEntry<'_>, link_prefix: &str) {
+    row_of(
+        out,
+        entry.fragment.key.as_str(),
+        entry.fragment.issue(),
+        entry.fields,
+        link_prefix,
+    );
+}
+
+/// [`row`], from the parts of an entry: a fragment's key and issue, and the
+/// artifact's fields.
+pub(crate) fn row_of(
+    out: &mut String,
+    key: &str,
+    issue: Option<&Value>,
+    fields: &Map<String, Value>,
+    link_prefix: &str,
+) {
+    let path = fields.get("path").and_then(Value::as_str).unwrap_or("");
     out.push_str("| ");
-    push_issue_cell(out, entry.fragment.issue());
+    push_issue_cell(out, issue);
     out.push_str(" | ");
-    push_escaped(out, entry.fragment.key.as_str());
+    push_escaped(out, key);
     out.push_str(" | [");
-    push_escaped(out, entry.path());
+    push_escaped(out, path);
     out.push_str("](");
     out.push_str(link_prefix);
-    push_percent_encoded(out, entry.path());
+    push_percent_encoded(out, path);
     out.push_str(") | ");
-    push_text_cell(out, entry, "kind");
+    push_text_cell(out, fields, "kind");
     out.push_str(" | ");
-    push_text_cell(out, entry, "title");
+    push_text_cell(out, fields, "title");
     out.push_str(" |\n");
 }
 
@@ -162,8 +188,8 @@ fn push_issue_cell(out: &mut String, issue: Option<&Value>) {
 
 /// A Kind or Title cell: the string itself, other JSON values as their JSON text,
 /// empty when the field is absent or null.
-fn push_text_cell(out: &mut String, entry: &ArtifactEntry<'_>, field: &str) {
-    match entry.fields.get(field) {
+fn push_text_cell(out: &mut String, fields: &Map<String, Value>, field: &str) {
+    match fields.get(field) {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => push_escaped(out, s),
         Some(other) => push_escaped(out, &other.to_string()),
@@ -270,9 +296,15 @@ mod tests {
     use crate::core::manifest::Manifest;
     use serde_json::Map;
 
-    /// The whole page, as consolidation writes it.
+    /// The whole page in the earlier layout, one table, as versions before
+    /// the pages wrote it (and `verify --history` still judges their commits by).
     fn render(manifest: &Manifest, dir: &str) -> String {
-        String::from_utf8(crate::core::render::index_md(manifest, dir)).expect("the index is text")
+        let mut writer =
+            crate::core::render::Writer::new(manifest.source(), Some(dir), true).earlier_layout();
+        for fragment in manifest.fragments() {
+            writer.push(fragment);
+        }
+        String::from_utf8(writer.finish().index).expect("the index is text")
     }
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
