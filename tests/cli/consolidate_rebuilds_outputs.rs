@@ -59,7 +59,7 @@ fn merged_per_issue_refs_consolidate_into_exactly_one_commit_listing_their_artif
     assert_eq!(repo.parents(&tip)?, vec![merged.clone()]);
     assert_eq!(
         repo.changed_paths(&merged, &tip)?,
-        "catalogue/index.md\ncatalogue/manifest.json\n"
+        "catalogue/index.md\ncatalogue/index/issue-2.md\ncatalogue/manifest.json\n"
     );
 
     let manifest = repo.json("main:catalogue/manifest.json")?;

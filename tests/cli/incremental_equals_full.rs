@@ -339,6 +339,7 @@ fn a_blobless_clone_fetches_only_the_blobs_it_reads() -> Result<()> {
     // Another writer adds a fragment on the remote after the last consolidation.
     let b = br#"{"issue": 41, "artifacts": [{"path": "docs/41.md"}]}"#.to_vec();
     commit_changes(&origin, &[(fragment_path("issue-41"), b)], &[])?;
+    let old_page = origin.rev("main:catalogue/index/issue-1.md")?;
     let daemon = GitDaemon::serve(&origin)?;
     let url = daemon.url(&origin)?;
     let blobless = Repo::clone_url(&["--bare", "--depth", "1", "--filter=blob:none"], &url)?;
@@ -354,10 +355,18 @@ fn a_blobless_clone_fetches_only_the_blobs_it_reads() -> Result<()> {
     let out = blobless.catalogue_ok(&["consolidate", "--push", "origin"])?;
     assert_eq!(out["mode"], "incremental", "{out}");
     assert_eq!(out["artifacts"], 41, "{out}");
-    // Fetched: the old manifest, the old index and the one new fragment
-    // (and the fragments tree the old manifest names, which is no blob).
+    // Fetched: the old manifest, the old front page and the one new
+    // fragment (and the fragments tree the old manifest names, which is no
+    // blob); and the old version of the one page that changed, which `git
+    // push` reads as the base of a thin pack's delta. The pages are rendered
+    // from the manifest, not from their old versions.
     let after = missing(&blobless)?;
-    assert_eq!(before - after, 3, "fetched {} blobs", before - after);
+    assert_eq!(before - after, 4, "fetched {} blobs", before - after);
+    let still_missing = blobless.git(&["rev-list", "--objects", "--missing=print", "--all"])?;
+    ensure!(
+        !still_missing.contains(&format!("?{old_page}")),
+        "the old page was the fourth blob"
+    );
     let check = origin.catalogue_ok(&["check"])?;
     assert_eq!(check["current"], true, "{check}");
     Ok(())
@@ -394,8 +403,9 @@ fn previous_outputs_the_tool_did_not_write_for_their_source_are_rebuilt_in_full(
     assert_full_because(&out, &["index.md", "not written with"])?;
     assert_current(&repo)?;
     ensure!(
-        repo.text("main:catalogue/index.md")?.contains("| B |"),
-        "the index follows the fragment"
+        repo.text("main:catalogue/index/issue-1.md")?
+            .contains("| B |"),
+        "the page follows the fragment"
     );
 
     // 2. A `source` naming a blob, not a tree: a full rebuild, not an error.

@@ -1,5 +1,6 @@
-//! index.md: a generated Markdown page no fragment can break, inject HTML or
-//! links into, or hide another entry in.
+//! index.md and its pages: generated Markdown no fragment can break, inject
+//! HTML or links into, or hide another entry in; issue numbers link to the
+//! forge when the repository says where it is.
 
 use anyhow::{ensure, Result};
 
@@ -61,9 +62,38 @@ fn tables(page: &str) -> Result<Vec<(usize, Vec<String>)>> {
     Ok(tables)
 }
 
+/// The front page and every page under `catalogue/index/`, by path.
+fn index_files(repo: &Repo) -> Result<Vec<(String, String)>> {
+    let mut files = vec![(
+        "catalogue/index.md".to_owned(),
+        repo.text("main:catalogue/index.md")?,
+    )];
+    for name in repo.tree_names("main:catalogue/index")? {
+        let path = format!("catalogue/index/{name}");
+        let text = repo.text(&format!("main:{path}"))?;
+        files.push((path, text));
+    }
+    Ok(files)
+}
+
+/// Every link target (`](target)`) of a page.
+fn link_targets(page: &str) -> Vec<&str> {
+    page.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &page[at + 2..];
+            rest.find(')').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
 #[test]
 fn hostile_titles_cannot_break_the_table_inject_html_or_links_or_hide_entries() -> Result<()> {
     let repo = Repo::new_bare()?;
+    repo.git(&[
+        "config",
+        "catalogue.issueUrl",
+        "https://forge.example/o/r/issues/{issue}",
+    ])?;
     let hostile = [
         ("docs/pipe.md", "a | b | c"),
         ("docs/newline.md", "innocent\n| fake | row |\n| --- | --- |"),
@@ -95,60 +125,91 @@ fn hostile_titles_cannot_break_the_table_inject_html_or_links_or_hide_entries() 
         "--title",
         "`code` *em* [t](u)",
     ])?;
+    // An issue that is text made to look like a link.
+    let forged = br#"{"issue": "1)](https://evil.example/x", "artifacts": [{"path": "docs/forged.md", "title": "[x](https://evil.example)"}]}"#;
+    repo.commit_by_hand(
+        &[(
+            "catalogue/fragments/forged.json",
+            crate::support::Content::File(forged),
+        )],
+        "A fragment by hand",
+    )?;
     repo.record_direct(99, "docs/a.md")?;
     repo.consolidate()?;
-    let artifacts = hostile.len() + 2;
+    let artifacts = hostile.len() + 3;
 
-    let page = repo.text("main:catalogue/index.md")?;
-    assert!(!page.contains('<'), "a raw < reached index.md:\n{page}");
-    assert!(
-        !page.contains("](javascript:"),
-        "a javascript: link reached index.md:\n{page}"
-    );
-    assert!(
-        !page.lines().any(|l| l.trim_start().starts_with("| fake")),
-        "a title forged a row:\n{page}"
-    );
-    assert!(
-        page.to_lowercase().contains("generated"),
-        "the page does not say it is generated"
-    );
-    // Links are relative to the page.
-    assert!(
-        page.contains("](../docs/a.md)"),
-        "no relative link to docs/a.md:\n{page}"
-    );
-
-    let tables = tables(&page)?;
-    ensure!(!tables.is_empty(), "index.md has no table:\n{page}");
-    let rows: usize = tables.iter().map(|(_, rows)| rows.len()).sum();
-    assert_eq!(rows, artifacts, "one row per artifact:\n{page}");
-    for (header, rows) in &tables {
-        for row in rows {
-            assert_eq!(
-                cell_count(row),
-                *header,
-                "row {row:?} has a different cell count:\n{page}"
+    let files = index_files(&repo)?;
+    ensure!(files.len() >= 2, "no pages: {files:?}");
+    let mut rows = 0;
+    for (path, page) in &files {
+        assert!(!page.contains('<'), "a raw < reached {path}:\n{page}");
+        assert!(
+            !page.contains("](javascript:"),
+            "a javascript: link reached {path}:\n{page}"
+        );
+        assert!(
+            !page.lines().any(|l| l.trim_start().starts_with("| fake")),
+            "a title forged a row in {path}:\n{page}"
+        );
+        assert!(
+            page.to_lowercase().contains("generated"),
+            "{path} does not say it is generated"
+        );
+        // No link leaves the repository but an issue through the template.
+        for target in link_targets(page) {
+            let to_forge = target
+                .strip_prefix("https://forge.example/o/r/issues/")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            ensure!(
+                to_forge || !target.contains(':'),
+                "{path} links to {target:?}:\n{page}"
             );
         }
+        for (header, table) in tables(page)? {
+            for row in &table {
+                assert_eq!(
+                    cell_count(row),
+                    header,
+                    "row {row:?} has a different cell count:\n{page}"
+                );
+            }
+            if path != "catalogue/index.md" {
+                assert_eq!(header, 4, "{page}");
+                rows += table.len();
+            }
+        }
     }
-    // A link target stays one link: no raw space, parenthesis or `#` inside it.
+    assert_eq!(rows, artifacts, "one row per artifact on the pages");
+    let pages: String = files[1..].iter().map(|(_, p)| p.as_str()).collect();
+    // Links are relative to the page's own folder, and issues link to the forge.
     assert!(
-        page.contains("%5Bt%5D") || page.contains("%5bt%5d"),
-        "[ ] not percent-encoded in the link:\n{page}"
+        pages.contains("](../../docs/a.md)"),
+        "no relative link to docs/a.md:\n{pages}"
     );
     assert!(
-        !page.contains("](../docs/[t]"),
-        "raw [ in a link target:\n{page}"
+        pages.contains(
+            "| [#99](https://forge.example/o/r/issues/99) | [docs/a\\.md](../../docs/a.md) |"
+        ),
+        "{pages}"
+    );
+    // A link target stays one link: no raw space, parenthesis or `#` inside it.
+    assert!(
+        pages.contains("%5Bt%5D") || pages.contains("%5bt%5d"),
+        "[ ] not percent-encoded in the link:\n{pages}"
+    );
+    assert!(
+        !pages.contains("](../../docs/[t]"),
+        "raw [ in a link target:\n{pages}"
     );
     // Every artifact is reachable from its own row.
     for (path, _) in hostile {
-        let rows_naming = tables
-            .iter()
-            .flat_map(|(_, rows)| rows)
-            .filter(|row| row.contains(path.trim_start_matches("docs/").trim_end_matches(".md")))
-            .count();
-        assert!(rows_naming >= 1, "no row for {path}:\n{page}");
+        let named = path.trim_start_matches("docs/").trim_end_matches(".md");
+        assert!(
+            pages
+                .lines()
+                .any(|l| l.starts_with("| ") && l.contains(named)),
+            "no row for {path}:\n{pages}"
+        );
     }
     Ok(())
 }
@@ -156,9 +217,82 @@ fn hostile_titles_cannot_break_the_table_inject_html_or_links_or_hide_entries() 
 #[test]
 fn the_index_is_current_after_consolidation_and_check_agrees() -> Result<()> {
     let repo = Repo::bare_consolidated(&[(1, "docs/a b.md")])?;
-    let page = repo.text("main:catalogue/index.md")?;
+    let page = repo.text("main:catalogue/index/issue-1.md")?;
     // A space in a link target is percent-encoded so the link stays one link.
-    assert!(page.contains("../docs/a%20b.md"), "{page}");
+    assert!(page.contains("../../docs/a%20b.md"), "{page}");
+    let front = repo.text("main:catalogue/index.md")?;
+    assert!(front.contains("](index/issue-1.md)"), "{front}");
+    repo.catalogue(&["check"])?.expect(0)?;
+    // A page edited by hand, or one no fragment makes, is stale, by path.
+    repo.commit_by_hand(
+        &[(
+            "catalogue/index/zzz.md",
+            crate::support::Content::File(b"# not a page\n"),
+        )],
+        "A stray page",
+    )?;
+    let (code, out) = repo.catalogue_json(&["check"])?;
+    assert_ne!(code, 0, "{out}");
+    ensure!(out.to_string().contains("catalogue/index/zzz.md"), "{out}");
+    let done = repo.consolidate()?;
+    assert_eq!(done["changed"], true, "{done}");
+    ensure!(
+        !repo.tree_names("main:catalogue/index")?.contains("zzz.md"),
+        "the stray page is removed"
+    );
+    repo.catalogue(&["check"])?.expect(0)?;
+    repo.fsck()?;
+    Ok(())
+}
+
+/// A GitHub or GitLab `origin` links issues without any config; the config
+/// wins over it; and changing where issues link rewrites every page.
+#[test]
+fn issues_link_to_the_origin_s_forge_or_the_configured_url() -> Result<()> {
+    let repo = Repo::bare_consolidated(&[(7, "docs/a.md")])?;
+    let page = repo.text("main:catalogue/index/issue-7.md")?;
+    assert!(page.contains("| #7 | [docs/a\\.md]"), "not linked: {page}");
+    repo.git(&[
+        "remote",
+        "set-url",
+        "origin",
+        "git@github.com:owner/repo.git",
+    ])?;
+    let out = repo.catalogue_ok(&["consolidate"])?;
+    assert_eq!(out["mode"], "full", "another template rebuilds: {out}");
+    let page = repo.text("main:catalogue/index/issue-7.md")?;
+    assert!(
+        page.contains("| [#7](https://github.com/owner/repo/issues/7) |"),
+        "{page}"
+    );
+    repo.git(&[
+        "remote",
+        "set-url",
+        "origin",
+        "https://gitlab.com/g/sub/repo.git",
+    ])?;
+    repo.consolidate()?;
+    let page = repo.text("main:catalogue/index/issue-7.md")?;
+    assert!(
+        page.contains("| [#7](https://gitlab.com/g/sub/repo/-/issues/7) |"),
+        "{page}"
+    );
+    repo.git(&[
+        "config",
+        "catalogue.issueUrl",
+        "https://t.example/browse/{issue} x",
+    ])?;
+    repo.consolidate()?;
+    let page = repo.text("main:catalogue/index/issue-7.md")?;
+    assert!(
+        page.contains("| [#7](https://t.example/browse/7%20x) |"),
+        "{page}"
+    );
+    let front = repo.text("main:catalogue/index.md")?;
+    assert!(
+        front.contains("Issue numbers link to `https://t.example/browse/{issue}%20x`."),
+        "{front}"
+    );
     repo.catalogue(&["check"])?.expect(0)?;
     Ok(())
 }

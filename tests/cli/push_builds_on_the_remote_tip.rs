@@ -85,7 +85,7 @@ fn consolidate_push_from_a_shallow_bare_clone_puts_one_consolidation_commit_on_o
     assert_eq!(origin.parents(&after)?, vec![before.clone()]);
     assert_eq!(
         origin.changed_paths(&before, &after)?,
-        "catalogue/index.md\ncatalogue/manifest.json\n"
+        "catalogue/index.md\ncatalogue/index/issue-1.md\ncatalogue/manifest.json\n"
     );
     let manifest = check_in_fresh_clone(&origin)?;
     assert_eq!(artifact_paths(&manifest)?, ["docs/1.md", "docs/2.md"]);
