@@ -569,3 +569,249 @@ fn a_full_rebuild_reports_an_invalid_fragment_before_a_duplicate_path_in_any_bat
     );
     Ok(())
 }
+
+/// Commit many fragments at once with `git fast-import` (one process, not
+/// two per file): `(key, body)`, onto `main`.
+fn commit_many(repo: &Repo, fragments: &[(String, Vec<u8>)], removes: &[String]) -> Result<()> {
+    let mut stream = Vec::new();
+    stream.extend_from_slice(
+        b"commit refs/heads/main\ncommitter A U Thor <author@example.com> 1700000000 +0000\ndata 14\nmany fragments\nfrom refs/heads/main^0\n",
+    );
+    for path in removes {
+        stream.extend_from_slice(format!("D {path}\n").as_bytes());
+    }
+    for (key, body) in fragments {
+        stream.extend_from_slice(
+            format!(
+                "M 100644 inline {}\ndata {}\n",
+                fragment_path(key),
+                body.len()
+            )
+            .as_bytes(),
+        );
+        stream.extend_from_slice(body);
+        stream.push(b'\n');
+    }
+    stream.extend_from_slice(b"done\n");
+    let mut cmd = repo.git_command(&repo.path);
+    cmd.args(["fast-import", "--quiet", "--done"]);
+    let out = crate::support::run(&mut cmd, Some(&stream))?;
+    ensure!(out.status.success(), "fast-import: {out:?}");
+    Ok(())
+}
+
+/// `issue-N`'s fragment, one artifact.
+fn numbered(n: usize, title: &str) -> (String, Vec<u8>) {
+    let body = format!(
+        r#"{{"issue": {n}, "artifacts": [{{"path": "docs/{n}/report.html", "kind": "k{}", "title": "{title} {n}"}}]}}"#,
+        n % 7
+    );
+    (format!("issue-{n}"), body.into_bytes())
+}
+
+/// The pages of `main` and their blob ids.
+fn page_ids(repo: &Repo) -> Result<BTreeMap<String, String>> {
+    let listing = repo.git(&["ls-tree", "main:catalogue/index"])?;
+    Ok(listing
+        .lines()
+        .filter_map(|l| {
+            let (meta, name) = l.split_once('\t')?;
+            Some((name.to_owned(), meta.split(' ').nth(2)?.to_owned()))
+        })
+        .collect())
+}
+
+/// 3,100 fragments: pages of at most 1,000 fragments each, a front page
+/// under 100 KB; adding one fragment or changing one rewrites exactly one
+/// page (and the front page) and keeps every other page's blob; deleting a
+/// page's fragments removes the page.
+#[test]
+fn a_large_catalogue_is_paged_and_one_change_rewrites_one_page() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    let all: Vec<(String, Vec<u8>)> = (1..=3100).map(|n| numbered(n, "Report")).collect();
+    commit_many(&repo, &all, &[])?;
+    repo.consolidate()?;
+    let pages = page_ids(&repo)?;
+    ensure!(pages.len() >= 4, "{} pages", pages.len());
+    let mut fragments = 0;
+    for name in pages.keys() {
+        let page = repo.text(&format!("main:catalogue/index/{name}"))?;
+        let rows = page
+            .lines()
+            .filter(|l| l.starts_with("| [") || l.starts_with("| #"))
+            .count();
+        ensure!((1..=1000).contains(&rows), "{name}: {rows} rows");
+        fragments += rows;
+    }
+    assert_eq!(fragments, 3100);
+    let front = repo.blob("main:catalogue/index.md")?;
+    ensure!(front.len() < 100_000, "front page {} bytes", front.len());
+    assert_current(&repo)?;
+
+    // One new fragment, at the end: the last page (or a new one).
+    let before = repo.rev("main")?;
+    commit_many(&repo, &[numbered(3101, "Report")], &[])?;
+    let out = repo.consolidate()?;
+    assert_eq!(out["mode"], "incremental", "{out}");
+    let after = page_ids(&repo)?;
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|(name, id)| pages.get(*name) != Some(id))
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    let touched = repo.git(&["diff-tree", "-r", "--name-only", &before, "main"])?;
+    let touched: Vec<&str> = touched
+        .lines()
+        .filter(|l| !l.contains("/fragments/"))
+        .collect();
+    assert_eq!(
+        touched,
+        [
+            "catalogue/index.md".to_owned(),
+            format!("catalogue/index/{}", changed[0]),
+            "catalogue/manifest.json".to_owned()
+        ]
+    );
+    assert_current(&repo)?;
+
+    // One fragment in the middle changes: its page only.
+    let pages = after;
+    commit_many(&repo, &[numbered(1500, "Changed")], &[])?;
+    let out = repo.consolidate()?;
+    assert_eq!(out["mode"], "incremental", "{out}");
+    let after = page_ids(&repo)?;
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|(name, id)| pages.get(*name) != Some(id))
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(after.len(), pages.len());
+    ensure!(
+        repo.text(&format!("main:catalogue/index/{}", changed[0]))?
+            .contains("Changed 1500"),
+        "the changed page holds the change"
+    );
+    assert_current(&repo)?;
+
+    // Every fragment of the first page deleted: the page goes.
+    let first = after.keys().next().context("a page")?.clone();
+    let page = repo.text(&format!("main:catalogue/index/{first}"))?;
+    let keys: Vec<String> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("| #"))
+        .filter_map(|l| l.split(' ').next())
+        .map(|n| fragment_path(&format!("issue-{n}")))
+        .collect();
+    ensure!(!keys.is_empty(), "{page}");
+    commit_many(&repo, &[], &keys)?;
+    let out = repo.consolidate()?;
+    assert_eq!(out["mode"], "incremental", "{out}");
+    let left = page_ids(&repo)?;
+    ensure!(!left.contains_key(&first), "{first} is still there");
+    assert_current(&repo)?;
+    repo.catalogue(&["check"])?.expect(0)?;
+    repo.fsck()?;
+    Ok(())
+}
+
+/// A catalogue consolidated by a version before the pages (one table in
+/// `index.md`, no `index/` folder) converts on its next consolidation, in
+/// full once and incrementally after; `verify --history` still passes its
+/// earlier commits, judged by the layout they were written in.
+#[test]
+fn a_single_table_index_converts_on_the_next_consolidation() -> Result<()> {
+    let repo = Repo::new_bare()?;
+    commit_changes(
+        &repo,
+        &[(
+            fragment_path("issue-1"),
+            br#"{"issue": 1, "artifacts": [{"path": "docs/1.md", "kind": "summary", "title": "One"}]}"#.to_vec(),
+        )],
+        &[],
+    )?;
+    repo.consolidate()?;
+    let source = repo.json("main:catalogue/manifest.json")?["source"]
+        .as_str()
+        .context("source")?
+        .to_owned();
+    // What the earlier version wrote for the same fragments.
+    let earlier = format!(
+        "# Catalogue\n\nGenerated by git-catalogue from catalogue/fragments/ (fragments tree {source}). \
+         Do not edit this file by hand: run `git catalogue consolidate` instead.\n\n\
+         1 artifact in 1 fragment.\n\n\
+         | Issue | Fragment | Artifact | Kind | Title |\n| --- | --- | --- | --- | --- |\n\
+         | #1 | issue\\-1 | [docs/1\\.md](../docs/1.md) | summary | One |\n"
+    );
+    commit_changes(
+        &repo,
+        &[("catalogue/index.md".to_owned(), earlier.into_bytes())],
+        &["catalogue/index/issue-1.md".to_owned()],
+    )?;
+    let old = repo.rev("main")?;
+    ensure!(
+        !repo.exists("main:catalogue/index")?,
+        "no pages in the earlier layout"
+    );
+    // Its outputs are the consolidation of its fragments, as then written.
+    let verified = repo.catalogue_ok(&["verify", "--history"])?;
+    assert_eq!(verified["problems"], json!([]), "{verified}");
+    // `check` judges the tip by today's layout: the pages are missing.
+    let (code, check) = repo.catalogue_json(&["check"])?;
+    assert_ne!(code, 0, "{check}");
+    ensure!(
+        check.to_string().contains("catalogue/index/issue-1.md"),
+        "{check}"
+    );
+
+    commit_changes(
+        &repo,
+        &[(
+            fragment_path("issue-2"),
+            br#"{"issue": 2, "artifacts": [{"path": "docs/2.md"}]}"#.to_vec(),
+        )],
+        &[],
+    )?;
+    let out = repo.consolidate()?;
+    assert_full_because(&out, &["index.md", "layout"])?;
+    ensure!(
+        repo.text("main:catalogue/index/issue-1.md")?
+            .contains("| #2 | [docs/2\\.md](../../docs/2.md) |"),
+        "the page lists both"
+    );
+    assert_current(&repo)?;
+    commit_changes(
+        &repo,
+        &[(
+            fragment_path("issue-3"),
+            br#"{"issue": 3, "artifacts": [{"path": "docs/3.md"}]}"#.to_vec(),
+        )],
+        &[],
+    )?;
+    let out = repo.consolidate()?;
+    assert_eq!(out["mode"], "incremental", "{out}");
+    assert_current(&repo)?;
+    let verified = repo.catalogue_ok(&["verify", "--history"])?;
+    assert_eq!(verified["problems"], json!([]), "{verified}");
+    ensure!(repo.count(&format!("{old}..main"))? >= 3);
+    repo.fsck()?;
+    // An earlier-layout index that is not its fragments' is still stale.
+    let wrong = repo
+        .text(&format!("{old}:catalogue/index.md"))?
+        .replace("One", "Other");
+    commit_changes(
+        &repo,
+        &[("catalogue/index.md".to_owned(), wrong.into_bytes())],
+        &["catalogue/index/issue-1.md".to_owned()],
+    )?;
+    let (code, verified) = repo.catalogue_json(&["verify", "--history"])?;
+    assert_ne!(code, 0, "{verified}");
+    ensure!(
+        verified["problems"]
+            .to_string()
+            .contains("catalogue/index.md"),
+        "{verified}"
+    );
+    Ok(())
+}
