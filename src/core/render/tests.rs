@@ -697,3 +697,81 @@ mod manifest_layout {
         Ok(())
     }
 }
+
+/// Over several pages, random change sets (adds, modifications, deletions
+/// anywhere) splice to the bytes of a full rebuild, every page included,
+/// and only the pages that differ are rendered.
+#[test]
+fn splices_over_many_pages_equal_full_rebuilds() {
+    let mut rng = Rng::seeded(0x9e37_79b9_7f4a_7c15);
+    let body = |rng: &mut Rng, n: usize| {
+        fragment(
+            &format!("issue-{n}"),
+            &format!(
+                r#"{{"issue": {n}, "artifacts": [{{"path": "docs/{n}.md", "kind": "k{}", "title": "v{}"}}]}}"#,
+                rng.below(5),
+                rng.below(1000)
+            ),
+        )
+    };
+    let mut current: Vec<Fragment> = Vec::new();
+    for n in 1..=2500 {
+        if rng.below(4) != 0 {
+            current.push(body(&mut rng, n));
+        }
+    }
+    let mut before = full(&current, TREE);
+    for round in 0..12 {
+        let source = if round % 2 == 0 { NEXT } else { TREE };
+        let old = Old::cut(&before.manifest, Some(&before.index)).expect("cut");
+        let mut removed_keys: Vec<String> = Vec::new();
+        let mut changed = Vec::new();
+        let mut next = current.clone();
+        for _ in 0..1 + rng.below(30) {
+            let n = 1 + rng.below(2600);
+            let key = format!("issue-{n}");
+            if changed.iter().any(|f: &Fragment| f.key.as_str() == key)
+                || removed_keys.contains(&key)
+            {
+                continue;
+            }
+            let at = next.iter().position(|f| f.key.as_str() == key);
+            match (rng.below(3), at) {
+                (0, Some(i)) => {
+                    next.remove(i);
+                    removed_keys.push(key);
+                }
+                (_, at) => {
+                    let f = body(&mut rng, n);
+                    if let Some(i) = at {
+                        next.remove(i);
+                    }
+                    changed.push(f.clone());
+                    next.push(f);
+                }
+            }
+        }
+        let removed: BTreeSet<&str> = removed_keys.iter().map(String::as_str).collect();
+        let got = splice(
+            &old,
+            &removed,
+            changed,
+            source,
+            "catalogue",
+            None,
+            &files(&before),
+        )
+        .expect("spliced");
+        let want = full(&next, source);
+        assert_eq!(resolved(&got, &before), want, "round {round}");
+        let rendered = got.pages.iter().filter(|p| p.bytes.is_some()).count();
+        let differ = want
+            .pages
+            .iter()
+            .filter(|p| !before.pages.contains(p))
+            .count();
+        assert_eq!(rendered, differ, "round {round}");
+        current = next;
+        before = want;
+    }
+}
