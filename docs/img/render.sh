@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: docs/img/render.sh [-o OUTDIR] [-r REV] [-d DIR] [-H HEIGHT] REPO | FRONT.md [PAGE.md]
+# Usage: docs/img/render.sh [-o OUTDIR] [-r REV] [-d DIR] [-p PAGE] [-H HEIGHT] REPO | FRONT.md [PAGE.md]
 #
 # Takes the screenshots of docs/img/: the catalogue's front page and one of
 # its pages, rendered as GitHub shows a Markdown file, as index-front.png and
@@ -11,6 +11,8 @@
 #               single-table layout: then only the front page is taken)
 #   FRONT.md    or the two Markdown files themselves
 #   -d DIR      the catalogue folder (default: catalogue)
+#   -p PAGE     the page to take from REPO instead of the first, e.g.
+#               catalogue/index/issue-1001.md
 #   -H HEIGHT   the picture's height in pixels; default: the whole page,
 #               cut at 3000 (MAX_HEIGHT), from a first measuring run
 #
@@ -34,6 +36,7 @@ out=$here
 rev=HEAD
 dir=catalogue
 height=
+pick=
 max_height=${MAX_HEIGHT:-3000}
 width=1280
 chromium=${CHROMIUM:-chromium}
@@ -44,11 +47,12 @@ note() { printf 'render.sh: %s\n' "$*" >&2; }
 warn() { note "$@"; found=1; }
 usage() { sed -n '2p' "${BASH_SOURCE[0]}" | sed 's/^# //' >&2; exit 2; }
 
-while getopts 'o:r:d:H:h' opt; do
+while getopts 'o:r:d:p:H:h' opt; do
   case $opt in
     o) out=$OPTARG ;;
     r) rev=$OPTARG ;;
     d) dir=${OPTARG%/} ;;
+    p) pick=$OPTARG ;;
     H) height=$OPTARG ;;
     *) usage ;;
   esac
@@ -76,8 +80,13 @@ if [ -d "$1" ] && [ $# -eq 1 ]; then
   sources+=("$work/front.md")
   names+=("$dir/index.md")
   # sort -V compares digit runs by value, as the catalogue's natural order does.
-  first=$(git -C "$repo" ls-tree --name-only "$rev" -- "$dir/index/" \
-    | grep '\.md$' | LC_ALL=C sort -V | head -n 1 || true)
+  first=$pick
+  if [ -n "$pick" ]; then
+    git -C "$repo" cat-file -e "$rev:$pick" 2> /dev/null || die "$repo has no $pick at $rev"
+  else
+    first=$(git -C "$repo" ls-tree --name-only "$rev" -- "$dir/index/" \
+      | grep '\.md$' | LC_ALL=C sort -V | head -n 1 || true)
+  fi
   if [ -n "$first" ]; then
     git -C "$repo" show "$rev:$first" > "$work/page.md"
     sources+=("$work/page.md")
