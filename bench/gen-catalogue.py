@@ -8,6 +8,12 @@ steps:
     tree=$(python3 gen-catalogue.py tree N | git mktree)
     python3 gen-catalogue.py commit N "$tree" | git fast-import --quiet
 
+`--shape realistic` before the step (bench/layouts.sh passes it to `blobs`
+and `tree`) writes the fragments issue 16 measured instead: the same issue
+and artifacts, with a `run` object of four fields (id, commit sha, workflow,
+start time) and each artifact also carrying a `sha256` (64 hex digits) and a
+`bytes` count, 410-850 bytes, 590 on average.
+
 `blobs` writes the fragment blobs as a fast-import stream; `tree` prints the
 fragments folder in `git mktree` input format, with the blob ids computed
 here; `commit` writes the commit that puts that tree at catalogue/fragments.
@@ -67,6 +73,42 @@ def fragment(n: int) -> bytes:
     ).encode()
 
 
+def realistic(n: int) -> bytes:
+    # The short fragment's scramble, with real digests: sha1/sha256 of n are
+    # as incompressible as a real commit id and artifact digest.
+    h = (n * 2654435761) & 0xFFFFFFFF
+    run = 7_000_000_000 + n * 37
+    count = (1, 1, 2, 2, 3)[h % 5]
+    commit_sha = hashlib.sha1(b"commit %d" % n).hexdigest()
+    day, second = 1 + n % 28, (n * 7919) % 86400
+    started = f"2026-11-{day:02d}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
+    artifacts = []
+    for i in range(count):
+        kind, name, title = KINDS[(h + i) % 3]
+        digest = hashlib.sha256(b"artifact %d %d" % (n, i)).hexdigest()
+        size = 1000 + (h >> (i * 5)) % 5_000_000
+        artifacts.append(
+            "    {\n"
+            f'      "path": "docs/{n}/{name}",\n'
+            f'      "kind": "{kind}",\n'
+            f'      "title": "{title.format(n=n, run=run)}",\n'
+            f'      "sha256": "{digest}",\n'
+            f'      "bytes": {size}\n'
+            "    }"
+        )
+    return (
+        "{\n"
+        f'  "issue": {n},\n'
+        '  "run": {\n'
+        f'    "id": {run},\n'
+        f'    "sha": "{commit_sha}",\n'
+        f'    "workflow": "{("build", "test", "docs")[h % 3]}.yml",\n'
+        f'    "started": "{started}"\n'
+        "  },\n"
+        '  "artifacts": [\n' + ",\n".join(artifacts) + "\n  ]\n}\n"
+    ).encode()
+
+
 def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
@@ -86,14 +128,20 @@ def commit(tree: str, n_fragments: int) -> bytes:
 
 
 def main() -> None:
-    what, n_fragments = sys.argv[1], int(sys.argv[2])
+    args = sys.argv[1:]
+    make = fragment
+    if args[:2] == ["--shape", "realistic"]:
+        make, args = realistic, args[2:]
+    elif args[:2] == ["--shape", "short"]:
+        args = args[2:]
+    what, n_fragments = args[0], int(args[1])
     out = sys.stdout.buffer
     if what == "commit":
-        out.write(commit(sys.argv[3], n_fragments))
+        out.write(commit(args[2], n_fragments))
         return
     batch = []
     for n in range(1, n_fragments + 1):
-        data = fragment(n)
+        data = make(n)
         if what == "blobs":
             batch.append(b"blob\ndata %d\n%s\n" % (len(data), data))
         else:

@@ -46,7 +46,7 @@ def compact(value) -> str:
 def manifest_json(fragments, entries, source: str) -> bytes:
     """fragments: list of (key, fields, artifacts), sorted by natural key;
     entries: their artifact_entries()."""
-    out = ['{\n  "version": 1,\n  "source": ', compact(source), ',\n  "fragments": ']
+    out = ['{\n  "$schema": "urn:git-catalogue:schema:manifest:1",\n  "version": 1,\n  "source": ', compact(source), ',\n  "fragments": ']
     if not fragments:
         out.append("{}")
     else:

@@ -9,11 +9,11 @@ use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
 use crate::catalogue::{self, pieces, Rendered};
 use crate::core::manifest::Conflict;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::git::signals;
 use crate::git::store::{self, TreeChange};
 use crate::publish::{self, commit_step, Expected, Sink, Step, Write};
-use crate::settings::Settings;
+use crate::settings::{ManifestLimits, Settings, MANIFEST_MAX_SIZE_KEY, MANIFEST_WARN_SIZE_KEY};
 
 /// What `consolidate` is asked to do.
 #[derive(Debug)]
@@ -26,6 +26,8 @@ pub struct Options {
     pub retries: u32,
     /// Commit message override.
     pub message: Option<String>,
+    /// The manifest sizes to warn above and to refuse above.
+    pub limits: ManifestLimits,
 }
 
 /// What `consolidate` did.
@@ -49,7 +51,8 @@ pub struct Outcome {
     pub incremental: bool,
     /// Why every fragment was read, when the incremental path did not apply.
     pub note: Option<String>,
-    /// Skipped entries of the fragments folder.
+    /// Skipped entries of the fragments folder, and a manifest past the
+    /// warning size.
     pub warnings: Vec<String>,
     /// Paths claimed more than once: written, listed apart in both files.
     /// The catalogue is committed all the same; the caller reports them.
@@ -126,6 +129,13 @@ fn attempt(
         conflicts: rendered.conflicts.clone(),
     };
     let paths = [settings.manifest_path(), settings.index_path()];
+    let size: u64 = pieces(&rendered.manifest)
+        .iter()
+        .map(|p| p.len() as u64)
+        .sum();
+    outcome
+        .warnings
+        .extend(size_warning(settings, size, &opts.limits));
     let mut current = rendered.removed_pages.is_empty();
     for (path, rope) in paths.iter().zip([&rendered.manifest, &rendered.index]) {
         current = current && store::holds(repo, root, path, &pieces(rope))?;
@@ -140,6 +150,11 @@ fn attempt(
         return Ok(Step::Done(outcome));
     }
     outcome.changed = true;
+    // Refused before anything is written, dry run or not: a forge would
+    // refuse the push, and a commit no forge takes blocks every later one.
+    if size > opts.limits.max {
+        return Err(too_large_error(settings, tip, size, &opts.limits));
+    }
     // Only a commit that changes the manifest can drop an entry; and an
     // incremental build stands on a manifest in git-catalogue's own layout,
     // whose entries the fragments made.
@@ -229,6 +244,62 @@ fn page_changes(
         });
     }
     Ok(changes)
+}
+
+/// The warning for a manifest past the warning size, if it is.
+fn size_warning(settings: &Settings, size: u64, limits: &ManifestLimits) -> Option<String> {
+    (size > limits.warn).then(|| {
+        format!(
+            "`{}` is {} ({}), above the warning size of {} ({}, git config {MANIFEST_WARN_SIZE_KEY}): \
+             forges warn at 50 MiB and refuse a file over 100 MiB, and consolidate refuses one \
+             over {} (git config {MANIFEST_MAX_SIZE_KEY}); split the catalogue or prune fragments \
+             before then",
+            settings.manifest_path(),
+            bytes(size),
+            mib(size),
+            bytes(limits.warn),
+            mib(limits.warn),
+            bytes(limits.max),
+        )
+    })
+}
+
+/// The refusal of a manifest over the limit, naming the figure and the limit.
+fn too_large_error(
+    settings: &Settings,
+    tip: ObjectId,
+    size: u64,
+    limits: &ManifestLimits,
+) -> Error {
+    let manifest = settings.manifest_path();
+    Error::new(
+        ErrorKind::ManifestTooLarge,
+        format!(
+            "`{manifest}` built on commit {tip} would be {} ({}), above the limit of {} ({}, \
+             git config {MANIFEST_MAX_SIZE_KEY}): a forge would refuse the push, so nothing was written",
+            bytes(size),
+            mib(size),
+            bytes(limits.max),
+            mib(limits.max),
+        ),
+    )
+    .path(manifest)
+    .commit(tip)
+    .hint(Hint::ManifestSize)
+}
+
+/// `12345 bytes`.
+fn bytes(n: u64) -> String {
+    format!("{n} bytes")
+}
+
+/// `11.8 MiB` (or KiB below one MiB), to one decimal, as forges state
+/// their limits.
+fn mib(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
+        n => format!("{:.1} KiB", n as f64 / 1024.0),
+    }
 }
 
 /// Write the two blobs at once, one per core: at 100,000 fragments they are

@@ -40,6 +40,9 @@ pub enum ErrorKind {
     /// The manifest holds entries no fragment backs (a legacy or hand-written
     /// manifest): consolidating would drop them.
     Unmigrated,
+    /// The `manifest.json` about to be written is larger than the limit
+    /// (git config `catalogue.manifestMaxSize`): a forge would refuse the push.
+    ManifestTooLarge,
     /// A remote could not be reached, or git's transport failed (no such remote, network, authentication).
     Remote,
     /// A remote refused an update for a reason other than a lost race (a hook, a protection rule).
@@ -88,6 +91,9 @@ pub enum Hint {
     Conflict,
     /// Entries no fragment backs: migrate them with `repair`, or drop them on purpose.
     Unmigrated,
+    /// A manifest over the size limit: raise the limit, split the
+    /// catalogue, or prune fragments.
+    ManifestSize,
 }
 
 /// An error with its kind, a sentence for people, and the offender for scripts.

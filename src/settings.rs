@@ -191,3 +191,108 @@ pub fn per_issue_ref(key: &FragmentKey) -> Result<FullName> {
         .refname(&full)
     })
 }
+
+/// The git config key of the manifest size that `consolidate` warns above.
+pub const MANIFEST_WARN_SIZE_KEY: &str = "catalogue.manifestWarnSize";
+/// The git config key of the manifest size that `consolidate` refuses above.
+pub const MANIFEST_MAX_SIZE_KEY: &str = "catalogue.manifestMaxSize";
+
+/// How large a `manifest.json` `consolidate` writes without a word, and
+/// how large it writes at all (docs/format.md, "Manifest size"). Forges
+/// warn at 50 MiB and refuse a file over 100 MiB, so the defaults speak
+/// well before the first and refuse just before the second: a push that
+/// would fail is never committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ManifestLimits {
+    /// Bytes above which `consolidate` warns.
+    pub warn: u64,
+    /// Bytes above which `consolidate` refuses to write.
+    pub max: u64,
+}
+
+impl Default for ManifestLimits {
+    fn default() -> Self {
+        ManifestLimits {
+            warn: 25 << 20,
+            max: 95 << 20,
+        }
+    }
+}
+
+impl ManifestLimits {
+    /// The defaults, with [`MANIFEST_WARN_SIZE_KEY`] and
+    /// [`MANIFEST_MAX_SIZE_KEY`] from git config where set. A value that
+    /// is not a size is a usage error naming the key.
+    pub fn resolve(repo: &Repository) -> Result<ManifestLimits> {
+        let mut limits = ManifestLimits::default();
+        for (key, slot) in [
+            (MANIFEST_WARN_SIZE_KEY, &mut limits.warn),
+            (MANIFEST_MAX_SIZE_KEY, &mut limits.max),
+        ] {
+            if let Some(value) = store::config_string(repo, key) {
+                *slot = parse_size(&value).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Usage,
+                        format!(
+                            "git config {key} is `{}`: it must be a size in bytes, 1 or more, \
+                             optionally with the suffix k, m or g (as git config --type=int reads it)",
+                            value.escape_debug()
+                        ),
+                    )
+                })?;
+            }
+        }
+        Ok(limits)
+    }
+}
+
+/// A size as git config `--type=int` reads one: a whole number with an
+/// optional `k`, `m` or `g` (either case) for 1024, 1024² and 1024³.
+/// Zero, a sign, a fraction, other suffixes and overflow are refused.
+pub fn parse_size(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let (digits, unit) = match value.char_indices().last()? {
+        (at, 'k' | 'K') => (&value[..at], 1 << 10),
+        (at, 'm' | 'M') => (&value[..at], 1 << 20),
+        (at, 'g' | 'G') => (&value[..at], 1 << 30),
+        _ => (value, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    n.checked_mul(unit).filter(|&n| n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_as_git_reads_them() {
+        for (value, bytes) in [
+            ("1", Some(1)),
+            ("2048", Some(2048)),
+            ("2k", Some(2048)),
+            ("8K", Some(8192)),
+            ("25m", Some(25 << 20)),
+            ("95M", Some(95 << 20)),
+            ("1g", Some(1 << 30)),
+            (" 3k ", Some(3072)),
+            ("0", None),
+            ("0k", None),
+            ("", None),
+            ("k", None),
+            ("-1", None),
+            ("+1", None),
+            ("1.5m", None),
+            ("10mb", None),
+            ("10 m", None),
+            ("ten", None),
+            ("99999999999999999999", None),
+            ("99999999999g", None),
+        ] {
+            assert_eq!(parse_size(value), bytes, "{value:?}");
+        }
+    }
+}

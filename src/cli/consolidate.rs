@@ -11,7 +11,7 @@ use crate::core::manifest::Conflict;
 use crate::error::Result;
 use crate::gate;
 use crate::git::store;
-use crate::settings::Settings;
+use crate::settings::{ManifestLimits, Settings};
 
 /// `git catalogue consolidate`.
 pub fn run(repo: &gix::Repository, settings: &Settings, args: &ConsolidateArgs) -> Result<Report> {
@@ -20,6 +20,7 @@ pub fn run(repo: &gix::Repository, settings: &Settings, args: &ConsolidateArgs) 
         full: args.full,
         retries: args.write.retries,
         message: args.write.message.clone(),
+        limits: ManifestLimits::resolve(repo)?,
     };
     let sink = sink(repo, &args.write)?;
     let unbacked = match args.drop_unbacked {

@@ -22,6 +22,7 @@ pub fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::DirtyWorktree => "dirty_worktree",
         ErrorKind::Stale => "stale",
         ErrorKind::Unmigrated => "unmigrated",
+        ErrorKind::ManifestTooLarge => "manifest_too_large",
         ErrorKind::Remote => "remote",
         ErrorKind::Rejected => "rejected",
         ErrorKind::Git => "git",
@@ -40,7 +41,8 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
         | ErrorKind::DuplicatePath
         | ErrorKind::InvalidTree
         | ErrorKind::InvalidManifest
-        | ErrorKind::Unmigrated => 2,
+        | ErrorKind::Unmigrated
+        | ErrorKind::ManifestTooLarge => 2,
         ErrorKind::Contention => 3,
         ErrorKind::Stale => 1,
         ErrorKind::Lock
@@ -74,6 +76,12 @@ pub fn message(err: &Error) -> String {
         Some(Hint::Unmigrated) => format!(
             "{}; run `git catalogue repair` to migrate such entries into recovery fragments, \
              or `git catalogue consolidate --drop-unbacked` to drop them on purpose",
+            err.message
+        ),
+        Some(Hint::ManifestSize) => format!(
+            "{}; raise the limit (`git config catalogue.manifestMaxSize 200m`) if your forge takes \
+             larger files, split the catalogue into several folders with --dir (or git config \
+             catalogue.dir), or delete fragments that are no longer needed",
             err.message
         ),
     }

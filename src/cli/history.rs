@@ -8,7 +8,7 @@ use super::progress::Terminal;
 use super::{obj, of_remote, printable, sink, Report};
 use crate::error::{Error, ErrorKind, Result};
 use crate::history::{self, RepairOptions, VerifyOptions};
-use crate::settings::Settings;
+use crate::settings::{ManifestLimits, Settings};
 
 /// `git catalogue verify --history`.
 pub fn verify(repo: &gix::Repository, settings: &Settings, args: &VerifyArgs) -> Result<Report> {
@@ -91,6 +91,7 @@ pub fn repair(repo: &gix::Repository, settings: &Settings, args: &RepairArgs) ->
         include_deleted: args.include_deleted,
         retries: args.write.retries,
         message: args.write.message.clone(),
+        limits: ManifestLimits::resolve(repo)?,
     };
     let mut report = Report::new("repair");
     let push = args.write.push.as_deref();

@@ -103,7 +103,37 @@ pub fn completions(shell: Shell) -> String {
         text = text.replace("git__subcmd__catalogue", "git__catalogue");
         text.push_str(BASH_FOR_GIT);
     }
+    if shell == Shell::Fish {
+        text.push_str(&fish_positional_values(&cmd));
+    }
     text
+}
+
+/// clap_complete's fish generator completes only named options, never a
+/// positional argument (its own note in `aot/shells/fish.rs`), so without
+/// these lines `git-catalogue completions <TAB>` offers file names: one
+/// `complete` line per subcommand positional with a fixed set of values,
+/// using the condition function the generator defines.
+fn fish_positional_values(cmd: &clap::Command) -> String {
+    let mut out = String::new();
+    for sub in cmd.get_subcommands() {
+        for arg in sub.get_positionals() {
+            let values: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .filter(|v| !v.is_hide_set())
+                .map(|v| v.get_name().to_owned())
+                .collect();
+            if !values.is_empty() {
+                out.push_str(&format!(
+                    "complete -c git-catalogue -n \"__fish_git_catalogue_using_subcommand {}\" -f -a \"{}\"\n",
+                    sub.get_name(),
+                    values.join(" ")
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// git's bash completion (`git-completion.bash`) completes `git NAME …` for

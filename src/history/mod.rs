@@ -29,7 +29,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::git::remote::Remote;
 use crate::git::store::{self, ReadError, TreeChange};
 use crate::publish::{self, commit_step, Expected, Sink, Step, Write};
-use crate::settings::Settings;
+use crate::settings::{ManifestLimits, Settings};
 
 use classify::{Class, Entries, Node, Version};
 
@@ -373,6 +373,8 @@ pub struct RepairOptions {
     pub retries: u32,
     /// Commit message override.
     pub message: Option<String>,
+    /// The manifest sizes its consolidation warns and refuses above.
+    pub limits: ManifestLimits,
 }
 
 /// The verdict on one path, with its entry as last seen (or at the tip).
@@ -983,6 +985,7 @@ pub fn repair(
             full: false,
             retries: opts.retries,
             message: None,
+            limits: opts.limits,
         };
         let c = consolidate::consolidate(repo, settings, sink, &copts)?;
         out.consolidated = c.commit;

@@ -152,6 +152,16 @@ fn cases() -> Result<Vec<Case>> {
         &["catalogue/manifest.json"],
     ));
 
+    let repo = Repo::bare_recorded(CATALOGUED)?;
+    repo.git(&["config", "catalogue.manifestMaxSize", "100"])?;
+    cases.push(case(
+        repo,
+        &["consolidate"],
+        2,
+        "manifest_too_large",
+        &["catalogue/manifest.json"],
+    ));
+
     let repo = Repo::bare_consolidated(CATALOGUED)?;
     repo.commit_by_hand(
         &[(

@@ -1,11 +1,14 @@
 //! Installed on `PATH`, the tool behaves like a git command: `git catalogue
 //! --help` opens its manual (git turns it into `man git-catalogue`), git's
 //! own bash completion completes `git catalogue <TAB>` through the script
-//! `completions bash` prints, `-q` and `-v` say less and more, and progress
-//! is drawn on a terminal only.
+//! `completions bash` prints, the zsh and fish scripts complete in real zsh
+//! and fish, `-q` and `-v` say less and more, and progress is drawn on a
+//! terminal only.
 //!
 //! Real programs throughout: git, man, bash with git's completion script,
-//! and util-linux's `script` for a terminal.
+//! zsh (driven in a pseudo-terminal by its own `zsh/zpty`), fish, and
+//! util-linux's `script` for a terminal. The zsh and fish tests skip, saying
+//! so on stderr, where the shell is not installed; `.ci/run` installs both.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -172,6 +175,213 @@ fn bash_completion_completes_through_gits_own() -> Result<()> {
     // And git lists the command itself among its own.
     let got = complete(&repo, &prefix, &script, "git catalog")?;
     ensure!(got == ["catalogue"], "`git catalog<TAB>` gave {got:?}");
+    Ok(())
+}
+
+/// Whether `shell` runs here; when it does not, say why the test that
+/// needs it is skipped (`.ci/run` installs it, so CI never skips).
+fn shell_present(shell: &str, test: &str) -> bool {
+    let found = Command::new(shell)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "SKIPPED {test}: `{shell}` is not installed (Debian: apt-get install {shell}; .ci/run installs it)"
+        );
+    }
+    found
+}
+
+/// Complete `line` (the cursor at its end) in fish with the tool's script
+/// sourced, as fish's own `complete -C` lists the candidates: the first
+/// column of each line (a description follows a tab).
+fn fish_complete(repo: &Repo, prefix: &Path, script: &Path, line: &str) -> Result<Vec<String>> {
+    let driver = format!(
+        "source {}; complete -C {}",
+        fish_quote(&script.display().to_string()),
+        fish_quote(line)
+    );
+    let mut cmd = Command::new("fish");
+    hermetic(&mut cmd, &repo.home())
+        .current_dir(repo.scratch())
+        .env("PATH", path_with(&prefix.join("bin"))?)
+        .env("XDG_DATA_HOME", repo.home().join(".local/share"))
+        .args(["--no-config", "-c", &driver]);
+    let out = run(&mut cmd, None)?;
+    ensure!(out.status.success(), "fish: {out:?}");
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+/// `text` as one fish word: single quotes, with `\` and `'` escaped.
+fn fish_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+#[test]
+fn fish_completion_completes_a_subcommand_in_fish() -> Result<()> {
+    if !shell_present("fish", "fish_completion_completes_a_subcommand_in_fish") {
+        return Ok(());
+    }
+    let repo = Repo::new()?;
+    let prefix = install_prefix(&repo, false)?;
+    let script = repo.scratch().join("git-catalogue.fish");
+    let printed = repo.catalogue(&["completions", "fish"])?;
+    printed.expect(0)?;
+    std::fs::write(&script, &printed.stdout)?;
+
+    let cases: &[(&str, &[&str])] = &[
+        ("git-catalogue cons", &["consolidate"]),
+        ("git-catalogue rec", &["record"]),
+        ("git-catalogue pen", &["pending"]),
+        ("git-catalogue --json ch", &["check"]),
+        ("git-catalogue consolidate --dry", &["--dry-run"]),
+        ("git-catalogue record --dir", &["--dir", "--direct"]),
+        // A positional's values, which clap's fish generator leaves out.
+        ("git-catalogue completions f", &["fish"]),
+    ];
+    for (line, wanted) in cases {
+        let mut got = fish_complete(&repo, &prefix, &script, line)?;
+        got.sort();
+        ensure!(
+            got == *wanted,
+            "fish: `{line}<TAB>` gave {got:?}, wanted {wanted:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Drives an interactive zsh in a pseudo-terminal (zsh's own `zsh/zpty`
+/// module): loads the completion system with the tool's function on
+/// `fpath`, types the line and a TAB, and prints what the completion
+/// system offered. The widget's `compadd` is wrapped so that every
+/// candidate that matched is printed as `match:<word>` between two marks
+/// (the technique of zsh-capture-completion); nothing is ever run, since
+/// Enter is unbound and the shell exits after the completion. Every read
+/// polls with a time limit, so a zsh that never answers fails the test
+/// instead of hanging it.
+const ZSH_CAPTURE_SETUP: &str = r#"
+PROMPT=
+fpath=($CAPTURE_FPATH $fpath)
+autoload -Uz compinit
+compinit -u -d $CAPTURE_DUMP
+bindkey '^M' undefined
+bindkey '^J' undefined
+bindkey '^I' complete-word
+zstyle ':completion:*' insert-tab false
+capture-mark() { print -r -- '<<capture>>' }
+compprefuncs=(capture-mark)
+comppostfuncs=(capture-mark exit)
+compadd() {
+  # Calls that only ask for matches (-O, -A, -D) are the completion
+  # system's own bookkeeping: pass them through.
+  if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then
+    builtin compadd "$@"
+    return
+  fi
+  local -a __hits
+  builtin compadd -A __hits "$@"
+  local h
+  for h in $__hits; do print -r -- "match:$h"; done
+}
+print -r -- '<<ready>>'
+"#;
+
+const ZSH_CAPTURE_DRIVER: &str = r#"
+zmodload zsh/zpty zsh/zselect || exit 3
+zpty z zsh -f -i
+zpty -w z "source ${(q)1}"
+integer idle=0 marks=0 ready=0
+local line
+while (( idle < 400 )); do
+  if zpty -r -t z line; then
+    idle=0
+    if (( ! ready )); then
+      [[ $line == *'<<ready>>'* ]] && { ready=1; zpty -w -n z "$2"$'\t' }
+      continue
+    fi
+    [[ $line == *match:* ]] && print -r -- ${${line#*match:}%%$'\r'*}
+    [[ $line == *'<<capture>>'* ]] && (( ++marks == 2 )) && exit 0
+  else
+    (( idle++ ))
+    zselect -t 5
+  fi
+done
+print -u2 "zsh gave no completion within 20 s (ready: $ready, marks: $marks)"
+exit 4
+"#;
+
+/// Complete `line` in an interactive zsh with the completion system and
+/// the tool's `_git-catalogue` (the script `completions zsh` prints) on
+/// `fpath`, as a user installs it; the candidates it offered.
+fn zsh_complete(repo: &Repo, prefix: &Path, fpath: &Path, line: &str) -> Result<Vec<String>> {
+    let scratch = repo.scratch();
+    let setup = scratch.join("capture-setup.zsh");
+    let driver = scratch.join("capture-driver.zsh");
+    std::fs::write(&setup, ZSH_CAPTURE_SETUP)?;
+    std::fs::write(&driver, ZSH_CAPTURE_DRIVER)?;
+    let mut cmd = Command::new("zsh");
+    hermetic(&mut cmd, &repo.home())
+        .current_dir(&scratch)
+        .env("PATH", path_with(&prefix.join("bin"))?)
+        .env("TERM", "xterm")
+        .env("CAPTURE_FPATH", fpath)
+        .env("CAPTURE_DUMP", scratch.join("zcompdump"))
+        .arg("-f")
+        .arg(&driver)
+        .arg(&setup)
+        .arg(line);
+    let out = run(&mut cmd, None)?;
+    ensure!(out.status.success(), "zsh: {out:?}");
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+#[test]
+fn zsh_completion_completes_a_subcommand_in_zsh() -> Result<()> {
+    if !shell_present("zsh", "zsh_completion_completes_a_subcommand_in_zsh") {
+        return Ok(());
+    }
+    let repo = Repo::new()?;
+    let prefix = install_prefix(&repo, false)?;
+    let printed = repo.catalogue(&["completions", "zsh"])?;
+    printed.expect(0)?;
+    // Installed as zsh looks for it: a file named after the function, on `fpath`.
+    let fpath = repo.scratch().join("zsh-functions");
+    std::fs::create_dir_all(&fpath)?;
+    let script = fpath.join("_git-catalogue");
+    std::fs::write(&script, &printed.stdout)?;
+    let parsed = run(Command::new("zsh").arg("-n").arg(&script), None)?;
+    ensure!(parsed.status.success(), "zsh -n: {parsed:?}");
+
+    let cases: &[(&str, &[&str])] = &[
+        ("git-catalogue cons", &["consolidate"]),
+        ("git-catalogue rec", &["record"]),
+        ("git-catalogue --json pen", &["pending"]),
+        ("git-catalogue consolidate --dry", &["--dry-run"]),
+        ("git-catalogue record --dir", &["--dir", "--direct"]),
+        ("git-catalogue completions f", &["fish"]),
+        // zsh's own git completion calls `_git-catalogue` for `git catalogue`.
+        ("git catalogue cons", &["consolidate"]),
+        ("git catalog", &["catalogue"]),
+    ];
+    for (line, wanted) in cases {
+        let mut got = zsh_complete(&repo, &prefix, &fpath, line)?;
+        got.sort();
+        got.dedup();
+        ensure!(
+            got == *wanted,
+            "zsh: `{line}<TAB>` gave {got:?}, wanted {wanted:?}"
+        );
+    }
     Ok(())
 }
 

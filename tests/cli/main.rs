@@ -29,6 +29,7 @@ mod imports_keep_the_layers;
 mod incremental_equals_full;
 mod index_page_cannot_be_broken;
 mod installs_like_a_git_command;
+mod manifest_size_is_watched;
 mod many_clones_lose_nothing;
 mod memory_stays_bounded;
 mod pending_lists_unmerged_refs;

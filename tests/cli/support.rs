@@ -56,6 +56,8 @@ pub const ERROR_KINDS: &[&str] = &[
     "stale",
     // A manifest with entries no fragment backs, which consolidating would drop.
     "unmigrated",
+    // `consolidate`: the manifest it would write is over catalogue.manifestMaxSize.
+    "manifest_too_large",
     // `verify --history` only: a committed manifest that is not JSON.
     "invalid_manifest",
     "git",
