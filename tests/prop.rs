@@ -1069,7 +1069,7 @@ fn forbidden_in_page(c: char) -> bool {
 }
 
 /// Undo the page's escaping: `\` before ASCII punctuation (`/` and `-` stay bare),
-/// and the four entities.
+/// the four entities, and the word joiner after an e-mail address's `@`.
 fn unescape(cell: &str) -> Result<String, TestCaseError> {
     let mut out = String::new();
     let mut rest = cell;
@@ -1080,9 +1080,32 @@ fn unescape(cell: &str) -> Result<String, TestCaseError> {
                 .next()
                 .ok_or_else(|| TestCaseError::fail(format!("lone backslash ends {cell:?}")))?;
             prop_assert!(next.is_ascii_punctuation(), "\\{} in {:?}", next, cell);
+            let local_before = out
+                .chars()
+                .next_back()
+                .is_some_and(|p| p.is_ascii_alphanumeric() || ".+-_".contains(p));
             out.push(next);
             rest = &rest[1 + next.len_utf8()..];
+            // GFM's e-mail autolink: a local part, `@`, a domain character.
+            let domain_after = rest.starts_with(|d: char| d.is_ascii_alphanumeric() || d == '-')
+                || rest.starts_with("\\_");
+            prop_assert!(
+                !(next == '@' && local_before && domain_after),
+                "an e-mail address GFM would link in {:?}",
+                cell
+            );
         } else if c == '&' {
+            // The word joiner shows as nothing; it stands only right after an
+            // escaped `@` (so that GFM cannot make an e-mail link).
+            if rest.starts_with("&#8288;") {
+                prop_assert!(
+                    out.ends_with('@'),
+                    "a word joiner not after @ in {:?}",
+                    cell
+                );
+                rest = &rest["&#8288;".len()..];
+                continue;
+            }
             let (entity, to) = [
                 ("&amp;", '&'),
                 ("&lt;", '<'),
