@@ -73,6 +73,10 @@ pub fn run(
         "ref": out.target.to_string(),
         "commit": out.commit.map(|c| c.to_string()),
         "parent": out.parent.map(|c| c.to_string()),
+        // The commit on `ref` that holds the fragment now: the one written, or
+        // the tip that already held it (as when an earlier attempt's push
+        // landed though its reply was lost).
+        "tip": out.commit.or(out.parent).map(|c| c.to_string()),
         "changed": out.commit.is_some(),
         "remote": args.write.push,
         "pushed": args.write.push.as_ref().and(out.commit).map(|c| c.to_string()),
