@@ -253,16 +253,20 @@ fn check_commit(
     let listing = store::list_fragment_blobs(repo, root, &settings.dir)?;
     let mut problems: Vec<Found> = listing.problems.iter().map(found).collect();
     let mut fragments = Vec::new();
-    for blob in &listing.blobs {
-        match store::read_fragment(repo, blob) {
-            Ok(f) => fragments.push(f),
-            Err(ReadError::Invalid(e)) => problems.push(found(&e)),
-            // A missing or unreadable blob is this commit's problem too; only
-            // git itself failing stops the walk.
-            Err(ReadError::Failed(e)) if e.kind == ErrorKind::Git => return Err(e),
-            Err(ReadError::Failed(e)) => problems.push(found(&e)),
+    // Read in pack order, handed on in tree order (see `read_in_pack_order`).
+    store::read_in_pack_order(repo, &listing.blobs, |start, read| {
+        for (r, blob) in read.into_iter().zip(&listing.blobs[start..]) {
+            match r.and_then(|data| store::parse_fragment(blob, data)) {
+                Ok(f) => fragments.push(f),
+                Err(ReadError::Invalid(e)) => problems.push(found(&e)),
+                // A missing or unreadable blob is this commit's problem too; only
+                // git itself failing stops the walk.
+                Err(ReadError::Failed(e)) if e.kind == ErrorKind::Git => return Err(e),
+                Err(ReadError::Failed(e)) => problems.push(found(&e)),
+            }
         }
-    }
+        Ok(())
+    })?;
     // The manifest must at least be JSON.
     let manifest_path = settings.manifest_path();
     if let Some(e) = store::entry_at(repo, root, &manifest_path)? {
@@ -277,6 +281,8 @@ fn check_commit(
             ));
             return Ok(problems);
         };
+        // Built as a `Value`, not only checked (`IgnoredAny`): only building
+        // it meets serde_json's recursion limit, which a manifest must pass.
         if let Err(err) = serde_json::from_slice::<Value>(&bytes) {
             problems.push((
                 ErrorKind::InvalidManifest,

@@ -815,3 +815,104 @@ fn a_single_table_index_converts_on_the_next_consolidation() -> Result<()> {
     );
     Ok(())
 }
+
+/// A full rebuild reads fragments in the order the packs hold them, loose
+/// ones last, and hands them on in key order: on a repository of two packs
+/// written against key order plus loose objects, the outputs list the
+/// fragments in natural key order, and equal an incremental run's. The first
+/// invalid fragment in key order is the one reported, though it is loose
+/// and read after a later invalid one that is packed.
+#[test]
+fn fragments_read_in_pack_order_come_out_in_key_order_and_the_first_error_is_reported() -> Result<()>
+{
+    let repo = Repo::new_bare()?;
+    let body = |n: usize| format!(r#"{{"issue": {n}, "artifacts": [{{"path": "docs/{n}.md"}}]}}"#);
+    let writes: Vec<(String, Vec<u8>)> = (1..=30)
+        .map(|n| (fragment_path(&format!("issue-{n}")), body(n).into_bytes()))
+        .collect();
+    commit_changes(&repo, &writes, &[])?;
+    let blob = |n: usize| repo.rev(&format!("main:{}", fragment_path(&format!("issue-{n}"))));
+    // Two packs, each written in reverse key order; issue-11..20 stay loose.
+    let pack = |range: std::ops::RangeInclusive<usize>| -> Result<()> {
+        let ids: Vec<String> = range.rev().map(blob).collect::<Result<_>>()?;
+        let mut cmd = repo.git_command(&repo.path);
+        cmd.args(["pack-objects", "--quiet", "objects/pack/pack"]);
+        let out = crate::support::run(&mut cmd, Some(format!("{}\n", ids.join("\n")).as_bytes()))?;
+        ensure!(out.status.success(), "pack-objects: {out:?}");
+        Ok(())
+    };
+    pack(21..=30)?;
+    pack(1..=10)?;
+    repo.git(&["prune-packed"])?;
+    let loose = |n: usize| -> Result<bool> {
+        let id = blob(n)?;
+        Ok(repo
+            .git_dir()
+            .join("objects")
+            .join(&id[..2])
+            .join(&id[2..])
+            .exists())
+    };
+    ensure!(
+        !loose(5)? && loose(15)? && !loose(25)?,
+        "the layout is as meant"
+    );
+    let packs = std::fs::read_dir(repo.git_dir().join("objects/pack"))?
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension() == Some(OsStr::new("idx")))
+        })
+        .count();
+    assert_eq!(packs, 2, "two packs");
+
+    let out = repo.catalogue_ok(&["consolidate", "--full"])?;
+    assert_eq!(out["fragments"], 30, "{out}");
+    let manifest: Value =
+        serde_json::from_str(&repo.git(&["show", "main:catalogue/manifest.json"])?)?;
+    let order: Vec<&str> = manifest["artifacts"]
+        .as_array()
+        .context("artifacts")?
+        .iter()
+        .filter_map(|a| a["fragment"].as_str())
+        .collect();
+    let expected: Vec<String> = (1..=30).map(|n| format!("issue-{n}")).collect();
+    assert_eq!(order, expected, "natural key order");
+    assert_current(&repo)?;
+    repo.fsck()?;
+
+    // issue-25 (packed, read first) and issue-15 (loose, read last) both invalid.
+    let bad = |n: usize| {
+        (
+            fragment_path(&format!("issue-{n}")),
+            format!(r#"{{"issue": {n}}}"#).into_bytes(),
+        )
+    };
+    commit_changes(&repo, &[bad(25)], &[])?;
+    pack(25..=25)?;
+    commit_changes(&repo, &[bad(15)], &[])?;
+    repo.git(&["prune-packed"])?;
+    ensure!(
+        loose(15)? && !loose(25)?,
+        "the bad ones are loose and packed"
+    );
+    let before = repo.rev("main")?;
+    let (code, out) = repo.catalogue_json(&["consolidate", "--full"])?;
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out["error"]["kind"], "invalid_fragment", "{out}");
+    assert_eq!(out["error"]["path"], fragment_path("issue-15"), "{out}");
+    assert_eq!(repo.rev("main")?, before, "nothing moved");
+    let (code, check) = repo.catalogue_json(&["check"])?;
+    assert_eq!(code, 1, "{check}");
+    let named: Vec<&str> = check["problems"]
+        .as_array()
+        .context("problems")?
+        .iter()
+        .filter_map(|p| p["path"].as_str())
+        .collect();
+    assert_eq!(
+        named,
+        [fragment_path("issue-15"), fragment_path("issue-25")],
+        "check names both, in tree order: {check}"
+    );
+    Ok(())
+}

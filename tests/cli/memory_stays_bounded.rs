@@ -159,3 +159,36 @@ fn verify_history_and_repair_report_a_bomb_without_reading_it() -> Result<()> {
     repo.fsck()?;
     Ok(())
 }
+
+/// A fragment of 300 MB, loose (as `git hash-object -w` writes it) and then
+/// packed, is refused by its size before it is inflated, by every reader:
+/// the loose one is read straight from its file with the bound, the packed
+/// one is judged by its pack header.
+#[test]
+fn a_bomb_of_a_fragment_is_refused_unread_loose_or_packed() -> Result<()> {
+    let path = "catalogue/fragments/issue-2.json";
+    let (repo, _, blob) = with_a_bomb_at(path)?;
+    let loose = repo
+        .git_dir()
+        .join("objects")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    for layout in ["loose", "packed"] {
+        if layout == "packed" {
+            repo.git(&["repack", "-adq"])?;
+        }
+        ensure!(
+            loose.exists() == (layout == "loose"),
+            "{layout}: the layout is as meant"
+        );
+        for args in [&["consolidate", "--full"][..], &["check"], &["list"]] {
+            let out = bounded(&repo, args, if args[0] == "check" { 1 } else { 2 })?;
+            let found = out.to_string();
+            ensure!(
+                found.contains(path) && found.contains("invalid_fragment"),
+                "{layout} {args:?}: {out}"
+            );
+        }
+    }
+    Ok(())
+}

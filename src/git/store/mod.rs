@@ -8,12 +8,14 @@
 
 mod fragments;
 mod open;
+mod order;
 mod read;
 mod refs;
 mod write;
 
 pub use fragments::*;
 pub use open::*;
+pub use order::*;
 pub use read::*;
 pub use refs::*;
 pub use write::*;
