@@ -211,6 +211,21 @@ fn hostile_titles_cannot_break_the_table_inject_html_or_links_or_hide_entries() 
             "no row for {path}:\n{pages}"
         );
     }
+    // check renders the links as consolidate does: current under the same
+    // template, stale (the front page and the pages that link) under another.
+    repo.catalogue(&["check"])?.expect(0)?;
+    repo.git(&[
+        "config",
+        "catalogue.issueUrl",
+        "https://other.example/{issue}",
+    ])?;
+    let (code, checked) = repo.catalogue_json(&["check"])?;
+    assert_eq!(code, 1, "{checked}");
+    let problems = checked["problems"].to_string();
+    ensure!(
+        problems.contains("catalogue/index.md") && problems.contains("catalogue/index/"),
+        "{checked}"
+    );
     Ok(())
 }
 
