@@ -223,6 +223,12 @@ pub fn stale_pages(
 ) -> Result<Vec<String>> {
     let mut stale = Vec::new();
     let mut present = pages_in(repo, root, settings)?;
+    if present.is_empty() && !pages.is_empty() {
+        // No page at all (never consolidated, or the folder deleted): the
+        // folder is the one thing missing, not each of its pages.
+        stale.push(format!("{}/", settings.pages_dir()));
+        return Ok(stale);
+    }
     for (file, bytes) in pages {
         let path = settings.page_path(file);
         let held = match present.remove(file) {
