@@ -25,8 +25,8 @@
 # Before every run the branch is put back with `git update-ref` and the loose
 # objects the previous run wrote are deleted (setup leaves everything packed),
 # so every round does the same work and writes its objects anew. Every run is
-# checked: consolidations must write, as new objects, the manifest and index
-# of a full rebuild (the tool's own, byte for byte), record must add its
+# checked: consolidations must write, as new objects, the manifest, index and
+# pages of a full rebuild (the tool's own, byte for byte), record must add its
 # fragment. Before the rounds, one untimed run of each method under
 # /usr/bin/time gives its peak memory and warms the caches; the two baselines
 # are measured on their timed runs instead (for a pipeline, the peak of its
@@ -110,7 +110,7 @@ fail() {
 #   F     the generated fragments with issue-1 re-run and no manifest (start
 #         of full, plumbing and checkout-script: no incremental path applies)
 #   I     C plus a commit re-running issue-<N/2> (start of incremental)
-#   want_full / want_incr  the manifest and index ids the tool's full rebuild
+#   want_full / want_incr  the manifest, index and pages ids the tool's full rebuild
 #         gives for F / I; those objects are then deleted, so every timed
 #         consolidation has to write its output (gix and git both skip
 #         writing an object that exists, which would hide its cost)
@@ -139,7 +139,7 @@ setup() {
   "$bin" consolidate >/dev/null 2>&1 || fail "N=$n: the reference rebuild of F failed"
   want_full=$(outputs main)
   fast_commit refs/bench/incremental-full "I without manifest and index" "$I" \
-    "D catalogue/manifest.json" "D catalogue/index.md"
+    "D catalogue/manifest.json" "D catalogue/index.md" "D catalogue/index"
   i_full=$(git rev-parse --verify refs/bench/incremental-full)
   git update-ref refs/heads/main "$i_full"
   "$bin" consolidate >/dev/null 2>&1 || fail "N=$n: the reference rebuild of I failed"
@@ -189,9 +189,10 @@ fast_commit() {
   } | git fast-import --quiet
 }
 
-# The ids of manifest.json and index.md in a commit, on one line.
+# The ids of manifest.json, index.md and the index/ folder of pages in a
+# commit, on one line.
 outputs() {
-  git rev-parse "$1:catalogue/manifest.json" "$1:catalogue/index.md" | tr '\n' ' '
+  git rev-parse "$1:catalogue/manifest.json" "$1:catalogue/index.md" "$1:catalogue/index" | tr '\n' ' '
 }
 
 drop_loose() {
@@ -249,9 +250,9 @@ verify() {
   if [ "$method" = incremental ]; then want=$want_incr; fi
   if [ "$got" != "$want" ]; then
     if [ "$method" = incremental ]; then
-      mismatch+=("N=$n: MISMATCH: incremental wrote manifest/index $got, a full rebuild writes $want")
+      mismatch+=("N=$n: MISMATCH: incremental wrote manifest/index/pages $got, a full rebuild writes $want")
     else
-      mismatch+=("N=$n: $method wrote manifest/index $got, the tool writes $want")
+      mismatch+=("N=$n: $method wrote manifest/index/pages $got, the tool writes $want")
     fi
   fi
 }
@@ -388,7 +389,7 @@ print_table() {
     printf '%s\n' "${mismatch[@]}" | sort | uniq -c
   else
     echo
-    echo "every consolidation wrote the manifest and index of a full rebuild, byte for byte"
+    echo "every consolidation wrote the manifest, index and pages of a full rebuild, byte for byte"
   fi
 }
 

@@ -2,10 +2,11 @@
 # The git-plumbing pipeline a team could write instead of git-catalogue, the
 # baseline of issue 5 that bench/consolidate.sh times: `ls-tree` the fragments
 # folder of main's tip, `cat-file --batch` every fragment into a script that
-# builds manifest.json and index.md (bench/render-catalogue.py, the same
-# content as the tool's), `hash-object -w` both, `mktree` the catalogue folder
-# and the root, `commit-tree`, and `update-ref` with the old tip as the
-# expected value. No checkout. Run inside the repository (bare or not).
+# builds manifest.json, the front page index.md and the pages under index/
+# (bench/render-catalogue.py, the same content as the tool's), `hash-object
+# -w` them, `mktree` the index/ folder, the catalogue folder and the root,
+# `commit-tree`, and `update-ref` with the old tip as the expected value. No
+# checkout. Run inside the repository (bare or not).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 branch=refs/heads/main
@@ -19,15 +20,27 @@ git ls-tree "$fragments" >"$tmp/list"
 # named *.json, in ls-tree order.
 awk -F'\t' '{ split($1, m, " ") } m[1] == "100644" && m[2] == "blob" && $2 ~ /\.json$/ { print m[3] }' "$tmp/list" |
   git cat-file --batch |
-  "${PYTHON:-python3}" "$here/render-catalogue.py" batch "$tmp/list" "$fragments" "$tmp"
+  "${PYTHON:-python3}" "$here/render-catalogue.py" batch "$tmp/list" "$fragments" "$tmp" "$(git config --get catalogue.issueUrl || true)"
 
-ids=$(git hash-object -w "$tmp/manifest.json" "$tmp/index.md")
-manifest=${ids%%$'\n'*}
-index=${ids##*$'\n'}
+# manifest.json, index.md and the pages under index/ (none without
+# fragments), in one hash-object.
+shopt -s nullglob
+pages=("$tmp"/index/*.md)
+ids=$(git hash-object -w -- "$tmp/manifest.json" "$tmp/index.md" "${pages[@]}")
+mapfile -t ids <<<"$ids"
+entries=$(printf '100644 blob %s\tmanifest.json\n100644 blob %s\tindex.md\n' "${ids[0]}" "${ids[1]}")
+if [ ${#pages[@]} -gt 0 ]; then
+  index_tree=$(
+    for i in "${!pages[@]}"; do
+      printf '100644 blob %s\t%s\n' "${ids[i + 2]}" "${pages[i]##*/}"
+    done | git mktree
+  )
+  entries+=$(printf '\n040000 tree %s\tindex' "$index_tree")
+fi
 catalogue=$(
   {
-    git ls-tree "$tip:catalogue" | awk -F'\t' '$2 != "manifest.json" && $2 != "index.md"'
-    printf '100644 blob %s\tmanifest.json\n100644 blob %s\tindex.md\n' "$manifest" "$index"
+    git ls-tree "$tip:catalogue" | awk -F'\t' '$2 != "manifest.json" && $2 != "index.md" && $2 != "index"'
+    printf '%s\n' "$entries"
   } | git mktree
 )
 root=$(
