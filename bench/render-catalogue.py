@@ -98,7 +98,8 @@ INVISIBLE = set(
     + list(range(0xFFF9, 0xFFFC))
     + list(range(0xE0020, 0xE0080))
 )
-PUNCT = set("!\"#$%'()*+,-.:;=?@[\\]^_`{}~")
+PUNCT = set("!\"#$%'()*+,.:;=?@[\\]^_`{}~")
+PUNCT_EARLIER = PUNCT | {"-"}
 HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;"}
 MAIL_LOCAL = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+-_")
 MAIL_DOMAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
@@ -107,15 +108,32 @@ MAIL_DOMAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 def escape(text: str, earlier: bool = False) -> str:
     """docs/format.md 3.6; `earlier`: the single-table layout's escaping
     (`-` escaped too, no word joiner), which the conflicts rows keep."""
+    if "@" in text and not earlier:
+        return escape_mail(text)
+    punct = PUNCT_EARLIER if earlier else PUNCT
+    out = []
+    for c in text:
+        if c in HTML:
+            out.append(HTML[c])
+        elif c in punct:
+            out.append("\\" + c)
+        elif ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or ord(c) in INVISIBLE:
+            out.append(" ")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def escape_mail(text: str) -> str:
+    """escape() of a text with an `@`: a word joiner after each `@` that
+    GFM could take for an e-mail address's."""
     out = []
     previous = ""
     last = len(text) - 1
     for i, c in enumerate(text):
         if c in HTML:
             out.append(HTML[c])
-        elif c == "-" and not earlier:
-            out.append(c)
-        elif c == "@" and not earlier and previous in MAIL_LOCAL and i < last and text[i + 1] in MAIL_DOMAIN:
+        elif c == "@" and previous in MAIL_LOCAL and i < last and text[i + 1] in MAIL_DOMAIN:
             out.append("\\@&#8288;")
         elif c in PUNCT:
             out.append("\\" + c)
