@@ -3,68 +3,25 @@
 //!
 //! `consolidate`, `record`, `check`, `list` and `repair` all ask the same
 //! questions of a tree, so they ask them here: build both files from every
-//! fragment ([`build`], [`render_tree`]), or only from the fragments changed
-//! since the manifest's `source` ([`since_manifest`]); and which of the two
-//! files are stale ([`stale_paths`]).
+//! fragment ([`render_tree`], setting them aside as they grow:
+//! [`Spilling`]), or only from the fragments changed since the manifest's
+//! `source` ([`since_manifest`]); and which pages are stale
+//! ([`stale_pages`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::ops::Range;
 
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
 use crate::core::adopt;
 use crate::core::fragment::Fragment;
 use crate::core::key::{natural_key, FragmentKey};
-use crate::core::manifest::{Conflict, DuplicatePath, Manifest};
-use crate::core::render::{self, NotSpliced, Old, Page, Rope, Writer};
+use crate::core::manifest::{Conflict, DuplicatePath};
+use crate::core::render::{self, NotSpliced, Old, Page, Rope, Spliced, Writer};
 use crate::error::{Error, ErrorKind, Hint, Result};
-use crate::git::store;
+use crate::git::store::{self, Part};
 use crate::settings::Settings;
-
-/// The catalogue a tree's fragments make, rendered.
-#[derive(Debug)]
-pub struct Built {
-    /// The consolidated catalogue.
-    pub manifest: Manifest,
-    /// `manifest.json` bytes.
-    pub manifest_json: Vec<u8>,
-    /// `index.md` bytes: the front page.
-    pub index_md: Vec<u8>,
-    /// The pages under `<dir>/index/`: file name, bytes.
-    pub pages: Vec<(String, Vec<u8>)>,
-    /// Entries of the fragments folder that were skipped, one sentence each.
-    pub warnings: Vec<String>,
-}
-
-/// Read every fragment of `root` and render manifest and index. Fails on the
-/// first invalid fragment, naming it; paths claimed twice are listed apart
-/// ([`Manifest::conflicts`]).
-pub fn build(repo: &Repository, root: ObjectId, settings: &Settings) -> Result<Built> {
-    let read = store::read_fragments(repo, root, &settings.dir)?;
-    let manifest = Manifest::build_with_conflicts(read.fragments, &read.source.to_string());
-    Ok(render(manifest, settings, read.warnings))
-}
-
-/// Render a built manifest's two files.
-pub fn render(manifest: Manifest, settings: &Settings, warnings: Vec<String>) -> Built {
-    let outputs = render::outputs_linked(&manifest, &settings.dir, settings.issue_url.as_deref());
-    Built {
-        manifest,
-        manifest_json: outputs.manifest,
-        index_md: outputs.index,
-        pages: outputs.pages,
-        warnings,
-    }
-}
-
-/// [`render`] in the layout before the pages: `index.md` one table of
-/// every artifact, no pages. What earlier versions wrote.
-pub fn render_earlier(manifest: &Manifest, settings: &Settings) -> Vec<u8> {
-    let mut writer = Writer::new(manifest.source(), Some(&settings.dir), true).earlier_layout();
-    for fragment in manifest.fragments() {
-        writer.push(fragment);
-    }
-    writer.finish().index
-}
+use crate::spool::Spool;
 
 /// The files of `<dir>/index/` in `root`: name and entry. Empty when there
 /// is no such folder (or it is not a folder).
@@ -191,35 +148,13 @@ pub fn unmigrated_error(settings: &Settings, commit: ObjectId, paths: &[String])
     .hint(Hint::Unmigrated)
 }
 
-/// Which of manifest, index and pages in `root` differ from `built`
-/// (missing ones included, and pages no longer made); empty when the
-/// catalogue is current.
-pub fn stale_paths(
-    repo: &Repository,
-    root: ObjectId,
-    settings: &Settings,
-    built: &Built,
-) -> Result<Vec<String>> {
-    let mut stale = Vec::new();
-    for (path, bytes) in [
-        (settings.manifest_path(), &built.manifest_json),
-        (settings.index_path(), &built.index_md),
-    ] {
-        if !store::holds(repo, root, &path, &[bytes])? {
-            stale.push(path);
-        }
-    }
-    stale.extend(stale_pages(repo, root, settings, &built.pages)?);
-    Ok(stale)
-}
-
 /// The pages of `root` that differ from `pages`, missing ones included, and
 /// the files of `<dir>/index/` no page is.
 pub fn stale_pages(
     repo: &Repository,
     root: ObjectId,
     settings: &Settings,
-    pages: &[(String, Vec<u8>)],
+    pages: &[(&str, Part<'_>)],
 ) -> Result<Vec<String>> {
     let mut stale = Vec::new();
     let mut present = pages_in(repo, root, settings)?;
@@ -231,8 +166,8 @@ pub fn stale_pages(
     }
     for (file, bytes) in pages {
         let path = settings.page_path(file);
-        let held = match present.remove(file) {
-            Some(e) if e.kind == EntryKind::Blob => store::holds(repo, root, &path, &[bytes])?,
+        let held = match present.remove(*file) {
+            Some(e) if e.kind == EntryKind::Blob => store::holds(repo, root, &path, &[*bytes])?,
             _ => false,
         };
         if !held {
@@ -240,38 +175,6 @@ pub fn stale_pages(
         }
     }
     stale.extend(present.keys().map(|file| settings.page_path(file)));
-    Ok(stale)
-}
-
-/// [`stale_paths`], for a commit of the branch's history: outputs written
-/// in the layout of an earlier version are judged by that layout, so
-/// upgrading the tool does not make every earlier consolidation stale: a
-/// manifest before the `$schema` line (docs/format.md 2.1), and an
-/// `index.md` of one table with no `<dir>/index/` folder (docs/format.md 3).
-pub fn stale_paths_as_written(
-    repo: &Repository,
-    root: ObjectId,
-    settings: &Settings,
-    built: &Built,
-) -> Result<Vec<String>> {
-    let mut stale = stale_paths(repo, root, settings, built)?;
-    let manifest = settings.manifest_path();
-    if stale.contains(&manifest) {
-        if let Some(earlier) = render::without_schema_line(&built.manifest_json) {
-            if store::holds(repo, root, &manifest, &[&earlier])? {
-                stale.retain(|p| *p != manifest);
-            }
-        }
-    }
-    let index = settings.index_path();
-    let pages_dir = format!("{}/", settings.pages_dir());
-    if stale.contains(&index) && store::entry_at(repo, root, &settings.pages_dir())?.is_none() {
-        let earlier = render_earlier(&built.manifest, settings);
-        if store::holds(repo, root, &index, &[&earlier])? {
-            // The earlier layout has no pages: none is missing.
-            stale.retain(|p| *p != index && !p.starts_with(&pages_dir));
-        }
-    }
     Ok(stale)
 }
 
@@ -300,6 +203,20 @@ pub struct Rendered<'a> {
     pub incremental: bool,
     /// Why a full rebuild was done instead, when one could have been tried.
     pub note: Option<String>,
+    /// What a full render set aside.
+    pub spilled: Spilled,
+}
+
+impl Rendered<'_> {
+    /// `manifest.json`, whole.
+    pub fn manifest_parts(&self) -> Vec<Part<'_>> {
+        self.spilled.manifest(&self.manifest)
+    }
+
+    /// Every page: file name, and its bytes (None: kept from the tip).
+    pub fn page_parts(&self) -> Vec<(&str, Option<Part<'_>>)> {
+        self.spilled.pages(&self.pages)
+    }
 }
 
 /// Render manifest and index for `root` and hand them to `then`:
@@ -339,6 +256,7 @@ pub fn render_tree<T>(
     let mut writer = Writer::new(&source, Some(&settings.dir), true).with_issue_url(issue_url);
     // Fragments list one to three artifacts; two each is a fair guess.
     writer.reserve_claims(2 * blobs.len());
+    let mut writer = Spilling::new(writer);
     store::map_fragments(
         repo,
         &blobs,
@@ -351,13 +269,10 @@ pub fn render_tree<T>(
             }
             batch
         },
-        |batch| {
-            writer.absorb(batch);
-            Ok(())
-        },
+        |batch| writer.absorb(batch),
     )?;
-    let out = writer.finish_rope();
-    let removed_pages = removed_pages(repo, root, settings, &out.pages)?;
+    let (out, spilled) = writer.finish()?;
+    let removed_pages = removed_pages(repo, root, settings, &spilled.pages(&out.pages))?;
     then(Rendered {
         manifest: out.manifest,
         index: out.index,
@@ -370,6 +285,7 @@ pub fn render_tree<T>(
         warnings: listing.warnings,
         incremental: false,
         note,
+        spilled,
     })
 }
 
@@ -588,6 +504,7 @@ fn incremental<'a>(
             source: since.source,
             warnings: diff.warnings.clone(),
             incremental: true,
+            spilled: Spilled::default(),
             note: None,
         })),
         // A full build lists the conflict, naming every claimant (the first
@@ -608,9 +525,9 @@ fn removed_pages(
     repo: &Repository,
     root: ObjectId,
     settings: &Settings,
-    pages: &[Page],
+    pages: &[(&str, Option<Part<'_>>)],
 ) -> Result<Vec<String>> {
-    let made: HashSet<&str> = pages.iter().map(|p| p.file.as_str()).collect();
+    let made: HashSet<&str> = pages.iter().map(|p| p.0).collect();
     Ok(pages_in(repo, root, settings)?
         .into_keys()
         .filter(|file| !made.contains(file.as_str()))
@@ -618,6 +535,131 @@ fn removed_pages(
 }
 
 /// A rope's pieces, as the store writes them.
-pub fn pieces<'r>(rope: &'r Rope<'_>) -> Vec<&'r [u8]> {
-    rope.iter().map(|p| p.as_ref()).collect()
+pub fn pieces<'r>(rope: &'r Rope<'_>) -> Vec<Part<'r>> {
+    rope.iter().map(|p| Part::Bytes(p)).collect()
+}
+
+/// Whether the blob at `path` in `root` is `parts` as a version before the
+/// `$schema` line wrote it (docs/format.md 2.1): `parts` with their
+/// opening lines swapped for the earlier ones.
+pub fn holds_without_schema_line(
+    repo: &Repository,
+    root: ObjectId,
+    path: &str,
+    parts: &[Part<'_>],
+) -> Result<bool> {
+    let (now, earlier) = render::schema_openings();
+    let Some(first) = parts.first() else {
+        return Ok(false);
+    };
+    if first.prefix(now.len() as u64)? != now {
+        return Ok(false);
+    }
+    let mut swapped = vec![Part::Bytes(earlier), first.skip(now.len() as u64)];
+    swapped.extend_from_slice(&parts[1..]);
+    store::holds(repo, root, path, &swapped)
+}
+
+/// A writer holding more than this sets what it finished aside.
+const SPILL_AT: usize = 2 << 20;
+
+/// What a full render set aside in a temporary file ([`Writer::take`]):
+/// the first manifest blocks and artifact lines, and finished pages. Empty
+/// for catalogues too small to spill, and for incremental renders.
+#[derive(Debug, Default)]
+pub struct Spilled {
+    spool: Spool,
+    blocks: Vec<Range<u64>>,
+    lines: Vec<Range<u64>>,
+    pages: Vec<(String, Range<u64>)>,
+}
+
+impl Spilled {
+    /// The whole manifest: what was set aside, in the order
+    /// [`Writer::take`] documents, around the finished writer's `rope`.
+    pub fn manifest<'r>(&'r self, rope: &'r Rope<'_>) -> Vec<Part<'r>> {
+        let mut parts: Vec<Part<'r>> = self
+            .blocks
+            .iter()
+            .map(|r| Part::spooled(&self.spool, r))
+            .collect();
+        let mut rest = rope.iter();
+        parts.extend(rest.next().map(|p| Part::Bytes(p)));
+        parts.extend(self.lines.iter().map(|r| Part::spooled(&self.spool, r)));
+        parts.extend(rest.map(|p| Part::Bytes(p)));
+        parts
+    }
+
+    /// The pages of a full render (every page has its bytes).
+    pub fn made_pages<'r>(&'r self, pages: &'r [Page]) -> Vec<(&'r str, Part<'r>)> {
+        self.pages(pages)
+            .into_iter()
+            .filter_map(|(file, bytes)| Some((file, bytes?)))
+            .collect()
+    }
+
+    /// Every page: file name, and its bytes (None: kept from the tip).
+    pub fn pages<'r>(&'r self, pages: &'r [Page]) -> Vec<(&'r str, Option<Part<'r>>)> {
+        let set_aside = self
+            .pages
+            .iter()
+            .map(|(file, r)| (file.as_str(), Some(Part::spooled(&self.spool, r))));
+        let own = pages
+            .iter()
+            .map(|p| (p.file.as_str(), p.bytes.as_ref().map(Part::from)));
+        set_aside.chain(own).collect()
+    }
+}
+
+/// A main [`Writer`] that sets aside what it finished whenever it holds
+/// more than [`SPILL_AT`]: memory stays about the size of one window of
+/// fragments, not of the outputs.
+pub struct Spilling {
+    writer: Writer,
+    spilled: Spilled,
+}
+
+impl Spilling {
+    /// Spill from `writer` (a main writer, see [`Writer::take`]).
+    pub fn new(writer: Writer) -> Spilling {
+        Spilling {
+            writer,
+            spilled: Spilled::default(),
+        }
+    }
+
+    /// [`Writer::absorb`], then set aside what is finished if it is much.
+    pub fn absorb(&mut self, batch: Writer) -> Result<()> {
+        self.writer.absorb(batch);
+        if self.writer.held() > SPILL_AT {
+            let taken = self.writer.take();
+            let spilled = &mut self.spilled;
+            spilled.blocks.push(spilled.spool.push(&taken.blocks)?);
+            spilled.lines.push(spilled.spool.push(&taken.lines)?);
+            for (file, bytes) in taken.pages {
+                let at = spilled.spool.push(&bytes)?;
+                spilled.pages.push((file, at));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Writer::first_duplicate`].
+    pub fn first_duplicate(&self) -> Option<DuplicatePath> {
+        self.writer.first_duplicate()
+    }
+
+    /// The finished writer's outputs and what was set aside. A catalogue
+    /// with a path claimed twice reads its lines back (see
+    /// [`Writer::needs_lines_back`]).
+    pub fn finish(mut self) -> Result<(Spliced<'static>, Spilled)> {
+        if self.writer.needs_lines_back() {
+            let mut lines = Vec::new();
+            for r in std::mem::take(&mut self.spilled.lines) {
+                lines.extend(self.spilled.spool.read(&r)?);
+            }
+            self.writer.give_back_lines(lines);
+        }
+        Ok((self.writer.finish_rope(), self.spilled))
+    }
 }

@@ -11,7 +11,7 @@ use crate::catalogue::{self, pieces, Rendered};
 use crate::core::manifest::Conflict;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::git::signals;
-use crate::git::store::{self, TreeChange};
+use crate::git::store::{self, Part, TreeChange};
 use crate::publish::{self, commit_step, Expected, Sink, Step, Write};
 use crate::settings::{ManifestLimits, Settings, MANIFEST_MAX_SIZE_KEY, MANIFEST_WARN_SIZE_KEY};
 
@@ -129,21 +129,19 @@ fn attempt(
         conflicts: rendered.conflicts.clone(),
     };
     let paths = [settings.manifest_path(), settings.index_path()];
-    let size: u64 = pieces(&rendered.manifest)
-        .iter()
-        .map(|p| p.len() as u64)
-        .sum();
+    let manifest = rendered.manifest_parts();
+    let size: u64 = manifest.iter().map(Part::len).sum();
     outcome
         .warnings
         .extend(size_warning(settings, size, &opts.limits));
     let mut current = rendered.removed_pages.is_empty();
-    for (path, rope) in paths.iter().zip([&rendered.manifest, &rendered.index]) {
-        current = current && store::holds(repo, root, path, &pieces(rope))?;
+    for (path, parts) in paths.iter().zip([manifest, pieces(&rendered.index)]) {
+        current = current && store::holds(repo, root, path, &parts)?;
     }
     // Pages kept from the tip hold by construction; the others are checked.
-    for page in &rendered.pages {
-        if let (true, Some(bytes)) = (current, &page.bytes) {
-            current = store::holds(repo, root, &settings.page_path(&page.file), &[bytes])?;
+    for (file, bytes) in rendered.page_parts() {
+        if let (true, Some(bytes)) = (current, bytes) {
+            current = store::holds(repo, root, &settings.page_path(file), &[bytes])?;
         }
     }
     if current {
@@ -210,10 +208,10 @@ fn written_pages<'r>(
     rendered: &'r Rendered<'_>,
 ) -> impl Iterator<Item = String> + 'r {
     rendered
-        .pages
-        .iter()
-        .filter(|p| p.bytes.is_some())
-        .map(|p| settings.page_path(&p.file))
+        .page_parts()
+        .into_iter()
+        .filter(|p| p.1.is_some())
+        .map(|p| settings.page_path(p.0))
         .chain(rendered.removed_pages.iter().map(|f| settings.page_path(f)))
 }
 
@@ -225,9 +223,9 @@ fn page_changes(
     rendered: &Rendered<'_>,
 ) -> Result<Vec<TreeChange>> {
     let mut changes = Vec::new();
-    for page in &rendered.pages {
-        if let Some(bytes) = &page.bytes {
-            let path = settings.page_path(&page.file);
+    for (file, bytes) in rendered.page_parts() {
+        if let Some(bytes) = bytes {
+            let path = settings.page_path(file);
             let id = store::write_pieces(repo, &[bytes], &path)?;
             changes.push(TreeChange {
                 path,
@@ -319,7 +317,7 @@ fn write_outputs(
             let other = other;
             store::write_pieces(&other, &pieces(&rendered.index), &paths[1])
         });
-        let manifest = store::write_pieces(repo, &pieces(&rendered.manifest), &paths[0]);
+        let manifest = store::write_pieces(repo, &rendered.manifest_parts(), &paths[0]);
         let index = index.join().unwrap_or_else(|_| {
             Err(Error::new(
                 ErrorKind::Git,

@@ -24,6 +24,7 @@
 //! | [`settings`] | where the catalogue lives: folder and branch |
 //! | [`publish`] | compare-and-swap, sinks, the retry loop and the one commit step |
 //! | [`git`] | gix and the `git` CLI: store, remote, worktree, signals; the one subprocess builder |
+//! | [`spool`] | output records spooled to an unlinked temporary file, written out in order |
 //! | [`error`] | the error type, typed offenders |
 //! | [`core`] | pure: keys, fragments, manifest, index, both files' bytes |
 //!
@@ -52,3 +53,4 @@ pub mod pending;
 pub mod publish;
 pub mod record;
 pub mod settings;
+pub mod spool;

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches};
-use git_catalogue::cli::{command_name, errors, json_requested, run, Cli};
+use git_catalogue::cli::{command_name, errors, json_requested, run, Cli, JsonSpool};
 use git_catalogue::error::{Error, ErrorKind};
 use serde_json::{Map, Value};
 
@@ -32,7 +32,7 @@ fn main() {
             };
             if json {
                 let err = Error::new(ErrorKind::Usage, e.to_string().trim().to_owned());
-                emit(None, false, None, Some(&err));
+                emit(None, false, None, Vec::new(), Some(&err));
             }
             let _ = e.print();
             std::process::exit(code);
@@ -43,7 +43,7 @@ fn main() {
         Err(e) => {
             if json {
                 let err = Error::new(ErrorKind::Usage, e.to_string().trim().to_owned());
-                emit(None, false, None, Some(&err));
+                emit(None, false, None, Vec::new(), Some(&err));
             }
             let _ = e.print();
             std::process::exit(2);
@@ -60,8 +60,11 @@ fn main() {
                     Some(name),
                     report.exit_code == 0,
                     Some(report.json),
+                    report.json_spools,
                     report.error.as_ref(),
                 );
+            } else if let Some(spool) = report.stdout_spool {
+                write_stdout(|out| spool.write_to(out, 0));
             } else {
                 print_stdout(&report.stdout);
             }
@@ -70,7 +73,7 @@ fn main() {
         Err(err) => {
             eprintln!("error: {}", for_terminal(&errors::message(&err)));
             if cli.json {
-                emit(Some(name), false, None, Some(&err));
+                emit(Some(name), false, None, Vec::new(), Some(&err));
             }
             errors::exit_code(err.kind)
         }
@@ -78,11 +81,13 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Print one JSON object on stdout: `ok`, `command`, the fields, `error`.
+/// Print one JSON object on stdout: `ok`, `command`, the fields, `error`;
+/// a field of `spools` is written from its spool, in the place of its value.
 fn emit(
     command: Option<&str>,
     ok: bool,
     fields: Option<Map<String, Value>>,
+    mut spools: Vec<JsonSpool>,
     error: Option<&Error>,
 ) {
     let mut out = Map::new();
@@ -99,7 +104,26 @@ fn emit(
     if let Some(e) = error {
         out.insert("error".to_owned(), errors::error_json(e));
     }
-    print_stdout(&format!("{}\n", Value::Object(out)));
+    if spools.is_empty() {
+        print_stdout(&format!("{}\n", Value::Object(out)));
+        return;
+    }
+    // The bytes `Value::Object(out)` would show, written piece by piece.
+    write_stdout(|w| {
+        w.write_all(b"{")?;
+        for (n, (name, value)) in out.into_iter().enumerate() {
+            if n > 0 {
+                w.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *w, &name)?;
+            w.write_all(b":")?;
+            match spools.iter().position(|s| s.name == name) {
+                Some(at) => spools.swap_remove(at).write_to(w)?,
+                None => serde_json::to_writer(&mut *w, &value)?,
+            }
+        }
+        w.write_all(b"}\n")
+    });
 }
 
 /// Text for a terminal: a control character other than a newline or a tab
@@ -117,8 +141,14 @@ fn for_terminal(text: &str) -> String {
 
 /// A closed pipe (`git catalogue list | head -1`) is success, not a panic.
 fn print_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    write_stdout(|out| out.write_all(text.as_bytes()));
+}
+
+/// Run `write` on stdout, buffered, and flush: [`print_stdout`] for output
+/// written piece by piece.
+fn write_stdout(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    if let Err(e) = write(&mut out).and_then(|_| out.flush()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("error: cannot write to stdout: {e}");
             std::process::exit(4);

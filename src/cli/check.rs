@@ -4,11 +4,13 @@ use serde_json::{json, Map, Value};
 
 use super::args::{CheckArgs, ListArgs};
 use super::errors::{self, error_json};
-use super::{obj, printable, Report};
+use super::{obj, printable, JsonSpool, Report};
 use crate::core::fragment::Fragment;
+use crate::core::manifest::ArtifactEntry;
 use crate::error::Result;
-use crate::inspect;
+use crate::inspect::{self, ListFormat};
 use crate::settings::Settings;
+use crate::spool::Spool;
 
 /// `git catalogue check`.
 pub fn check(repo: &gix::Repository, settings: &Settings, args: &CheckArgs) -> Result<Report> {
@@ -51,63 +53,118 @@ pub fn check(repo: &gix::Repository, settings: &Settings, args: &CheckArgs) -> R
     Ok(report)
 }
 
-/// `git catalogue list`.
-pub fn list(repo: &gix::Repository, settings: &Settings, args: &ListArgs) -> Result<Report> {
+/// `git catalogue list`: streamed (see [`inspect::list`]), in the one
+/// format asked, so that its memory does not grow with the catalogue.
+pub fn list(
+    repo: &gix::Repository,
+    settings: &Settings,
+    args: &ListArgs,
+    json: bool,
+) -> Result<Report> {
     let commit = inspect::target_commit(repo, settings, args.rev.as_deref())?;
-    let built = inspect::list(repo, settings, commit)?;
+    let built = match json {
+        true => inspect::list(repo, settings, commit, args.issue, &JsonRecords),
+        false => inspect::list(repo, settings, commit, args.issue, &Rows),
+    }?;
     let mut report = Report::new("list");
     report.warn(&built.warnings);
     // Listed all the same: a conflict must never hide the rest of the catalogue.
-    let conflicts = built.manifest.conflicts();
-    for conflict in &conflicts {
+    for conflict in &built.conflicts {
         report.messages.push(format!(
             "warning: {}; its claims are not listed until one goes (see `git catalogue check`)",
             conflict
         ));
     }
-    let keep = |f: &Fragment| args.issue.is_none_or(|n| inspect::issue_is(f.issue(), n));
-    let mut fragments = Map::new();
-    for f in built.manifest.fragments().iter().filter(|f| keep(f)) {
-        fragments.insert(f.key.to_string(), Value::Object(f.fields.clone()));
-    }
-    let mut artifacts = Vec::new();
-    for entry in built.manifest.artifacts().filter(|e| keep(e.fragment)) {
-        let cell = |v: Option<&Value>| match v {
-            None => "-".to_owned(),
-            Some(Value::String(s)) => printable(s),
-            Some(other) => printable(&other.to_string()),
-        };
-        report.stdout.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\n",
-            entry.fragment.key,
-            cell(entry.fragment.issue()),
-            printable(entry.path()),
-            cell(entry.fields.get("kind")),
-            cell(entry.fields.get("title")),
-        ));
-        artifacts.push(Value::Object(entry.to_value()));
-    }
     report.messages.push(format!(
         "{} artifact(s) in {} fragment(s) at {commit}",
-        artifacts.len(),
-        fragments.len()
+        built.artifacts, built.fragments
     ));
-    // Moved in, not interpolated with `json!`: that re-serialises every value
-    // through `serde_json::to_value`, which respells numbers (`1e400` becomes
-    // `1e+400`), and list must show the fields exactly as the manifest does.
-    let mut json = Map::new();
-    json.insert("commit".to_owned(), Value::String(commit.to_string()));
-    json.insert("fragments".to_owned(), Value::Object(fragments));
-    json.insert("artifacts".to_owned(), Value::Array(artifacts));
-    json.insert(
+    // The entries are spooled, written in place of the two nulls.
+    let mut fields = Map::new();
+    fields.insert("commit".to_owned(), Value::String(commit.to_string()));
+    fields.insert("fragments".to_owned(), Value::Null);
+    fields.insert("artifacts".to_owned(), Value::Null);
+    fields.insert(
         "conflicts".to_owned(),
         Value::Array(
-            conflicts
+            built
+                .conflicts
                 .iter()
                 .map(|c| super::consolidate::conflict_json(c, settings))
                 .collect(),
         ),
     );
-    report.json = json;
+    report.json = fields;
+    // Without --json the two stand only for their sizes (for `-v`): the
+    // artifacts' records are the rows.
+    let (fragment_records, artifact_records) = match json {
+        true => (built.fragment_records, built.artifact_records),
+        false => {
+            report.stdout_spool = Some(built.artifact_records);
+            (Spool::new(), Spool::new())
+        }
+    };
+    report.json_spools = vec![
+        JsonSpool {
+            name: "fragments",
+            object: true,
+            members: built.fragments,
+            records: fragment_records,
+        },
+        JsonSpool {
+            name: "artifacts",
+            object: false,
+            members: built.artifacts,
+            records: artifact_records,
+        },
+    ];
     Ok(report)
+}
+
+/// `list`'s rows: key, issue, path, kind, title, tab-separated, one per artifact.
+struct Rows;
+
+impl ListFormat for Rows {
+    fn fragment(&self, _: &Fragment, _: &mut Vec<u8>) {}
+
+    fn artifact(&self, entry: ArtifactEntry<'_>, out: &mut Vec<u8>) {
+        let cell = |v: Option<&Value>| match v {
+            None => "-".to_owned(),
+            Some(Value::String(s)) => printable(s),
+            Some(other) => printable(&other.to_string()),
+        };
+        out.extend_from_slice(
+            format!(
+                "{}\t{}\t{}\t{}\t{}\n",
+                entry.fragment.key,
+                cell(entry.fragment.issue()),
+                printable(entry.path()),
+                cell(entry.fields.get("kind")),
+                cell(entry.fields.get("title")),
+            )
+            .as_bytes(),
+        );
+    }
+}
+
+/// `list --json`'s entries: `"key":{fields}` of `fragments`, and each
+/// artifact as the manifest has it, each after a `,` (see [`JsonSpool`]).
+///
+/// Serialised from the values as parsed, never through `json!`, which goes
+/// through `serde_json::to_value` and respells numbers (`1e400` becomes
+/// `1e+400`): list must show the fields exactly as the manifest does.
+struct JsonRecords;
+
+impl ListFormat for JsonRecords {
+    fn fragment(&self, fragment: &Fragment, out: &mut Vec<u8>) {
+        out.push(b',');
+        serde_json::to_writer(&mut *out, fragment.key.as_str()).expect("a string serialises");
+        out.push(b':');
+        serde_json::to_writer(&mut *out, &fragment.fields).expect("a serde_json::Map serialises");
+    }
+
+    fn artifact(&self, entry: ArtifactEntry<'_>, out: &mut Vec<u8>) {
+        out.push(b',');
+        serde_json::to_writer(&mut *out, &entry.to_value()).expect("a serde_json::Map serialises");
+    }
 }

@@ -25,6 +25,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::git::{remote::Remote, store};
 use crate::publish::{Local, Sink};
 use crate::settings::{BranchSource, Settings};
+use crate::spool::Spool;
 
 /// What a command did, for the binary to print.
 #[derive(Debug)]
@@ -41,6 +42,39 @@ pub struct Report {
     pub stdout: String,
     /// The first problem, when `exit_code` is not 0.
     pub error: Option<Error>,
+    /// `stdout` when it is spooled rather than held (`list`'s rows), printed in its place.
+    pub stdout_spool: Option<Spool>,
+    /// Values of `json` too large to hold (`list`'s entries), each held there
+    /// as `null` and printed in its place.
+    pub json_spools: Vec<JsonSpool>,
+}
+
+/// A `--json` value printed from a spool: an object or an array whose
+/// members are the spooled records, each of them written with a leading `,`.
+#[derive(Debug)]
+pub struct JsonSpool {
+    /// The field of [`Report::json`] it stands for.
+    pub name: &'static str,
+    /// An object (`{}`) rather than an array (`[]`).
+    pub object: bool,
+    /// How many members it has (for `-v`).
+    pub members: usize,
+    /// The members, each with its leading `,`.
+    pub records: Spool,
+}
+
+impl JsonSpool {
+    /// Write the value: brackets around the members, without the first `,`.
+    pub fn write_to(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let (open, close) = if self.object {
+            (b"{", b"}")
+        } else {
+            (b"[", b"]")
+        };
+        out.write_all(open)?;
+        self.records.write_to(out, 1)?;
+        out.write_all(close)
+    }
 }
 
 impl Report {
@@ -52,6 +86,8 @@ impl Report {
             messages: Vec::new(),
             stdout: String::new(),
             error: None,
+            stdout_spool: None,
+            json_spools: Vec::new(),
         }
     }
 
@@ -107,13 +143,21 @@ fn shape_messages(cli: &Cli, report: &mut Report) {
             .retain(|m| m.starts_with("warning:") || m.starts_with("problem:"));
     } else if cli.verbose {
         for (name, value) in &report.json {
-            let shown = match value {
-                Value::String(s) => s.clone(),
-                Value::Array(a) => format!("{} item(s)", a.len()),
-                Value::Object(o) => {
-                    format!("{} entr{}", o.len(), if o.len() == 1 { "y" } else { "ies" })
+            let spooled = report.json_spools.iter().find(|s| s.name == name);
+            let shown = match (value, spooled) {
+                (_, Some(s)) if s.object => {
+                    let o = s.members;
+                    format!("{} entr{}", o, if o == 1 { "y" } else { "ies" })
                 }
-                other => other.to_string(),
+                (_, Some(s)) => format!("{} item(s)", s.members),
+                (value, None) => match value {
+                    Value::String(s) => s.clone(),
+                    Value::Array(a) => format!("{} item(s)", a.len()),
+                    Value::Object(o) => {
+                        format!("{} entr{}", o.len(), if o.len() == 1 { "y" } else { "ies" })
+                    }
+                    other => other.to_string(),
+                },
             };
             report.messages.push(format!("{name}: {shown}"));
         }
@@ -169,7 +213,8 @@ pub fn run_with_repo(
         }
         Command::Consolidate(args) => consolidate::run(repo, settings, args),
         Command::Check(args) => check::check(repo, settings, args),
-        Command::List(args) => check::list(repo, settings, args),
+        // `list` spools only the format that is printed.
+        Command::List(args) => check::list(repo, settings, args, matches.get_flag("json")),
         Command::Pending(args) => pending::run(repo, settings, args),
         Command::Verify(args) => history::verify(repo, settings, args),
         Command::Repair(args) => history::repair(repo, settings, args),

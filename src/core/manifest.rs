@@ -8,7 +8,7 @@
 //! The layout puts one artifact per line so a consolidation diff shows one line per
 //! changed artifact, which is what people read in pull requests and history.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -169,6 +169,78 @@ impl Manifest {
             (path.as_str(), entries)
         })
     }
+}
+
+/// The paths claimed so far by fragments met one at a time in natural key
+/// order, each artifact of a fragment in [`in_manifest_order`]: what
+/// [`Manifest::build_with_conflicts`] decides with every fragment held, for
+/// a caller that keeps none of them (`list`). The first claim of a path
+/// keeps a mark of the caller's (where it put that claim's record), so that
+/// a path found contested later can take its first claim back.
+#[derive(Debug)]
+pub struct Claims<T> {
+    /// Path -> its first claim: (fragment number, the caller's mark).
+    first: HashMap<Box<str>, (u32, T)>,
+    /// The paths claimed again -> every claimant, in order, the first included.
+    again: BTreeMap<Box<str>, Vec<u32>>,
+}
+
+impl<T: Default> Claims<T> {
+    /// No claims, with room for about `paths` of them.
+    pub fn with_capacity(paths: usize) -> Claims<T> {
+        Claims {
+            first: HashMap::with_capacity(paths),
+            again: BTreeMap::new(),
+        }
+    }
+
+    /// Claim `path` for the fragment numbered `fragment` (numbers in natural
+    /// key order). The first claim of a path gets its mark to fill in; a
+    /// later one is recorded as a conflict and gets None.
+    pub fn claim(&mut self, path: &str, fragment: u32) -> Option<&mut T> {
+        match self.first.entry(path.into()) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                Some(&mut slot.insert((fragment, T::default())).1)
+            }
+            std::collections::hash_map::Entry::Occupied(taken) => {
+                let owner = taken.get().0;
+                self.again
+                    .entry(taken.key().clone())
+                    .or_insert_with(|| vec![owner])
+                    .push(fragment);
+                None
+            }
+        }
+    }
+
+    /// The paths claimed more than once, bytewise, each with every claimant
+    /// in order (a fragment that lists it twice appears twice), and the marks
+    /// of their first claims, which are not listed either.
+    pub fn finish(mut self) -> (Vec<(String, Vec<u32>)>, Vec<T>) {
+        let mut marks = Vec::with_capacity(self.again.len());
+        let conflicts = std::mem::take(&mut self.again)
+            .into_iter()
+            .map(|(path, held)| {
+                if let Some((_, mark)) = self.first.remove(&path) {
+                    marks.push(mark);
+                }
+                (path.into_string(), held)
+            })
+            .collect();
+        (conflicts, marks)
+    }
+}
+
+/// A fragment's artifacts in the order the manifest lists them: by path,
+/// bytewise (a path listed twice keeps the author's order).
+pub fn in_manifest_order(fragment: &Fragment) -> Vec<ArtifactEntry<'_>> {
+    let mut own: Vec<ArtifactEntry<'_>> = fragment
+        .artifacts
+        .iter()
+        .map(|fields| ArtifactEntry { fragment, fields })
+        .collect();
+    own.sort_by(|a, b| a.path().as_bytes().cmp(b.path().as_bytes()));
+    own
 }
 
 /// One artifact path claimed more than once: by two fragments (or more), or twice
@@ -395,6 +467,60 @@ mod tests {
         assert_eq!(error.path, "a");
         assert_eq!(error.first.as_str(), "k");
         assert_eq!(error.second.as_str(), "k");
+    }
+
+    #[test]
+    fn claims_met_one_fragment_at_a_time_decide_as_the_whole_manifest_does() {
+        let manifest = Manifest::build_with_conflicts(
+            vec![
+                fragment(
+                    "issue-10",
+                    r#"{"artifacts": [{"path": "p"}, {"path": "a"}]}"#,
+                ),
+                fragment(
+                    "issue-2",
+                    r#"{"artifacts": [{"path": "p"}, {"path": "q"}]}"#,
+                ),
+                fragment(
+                    "issue-3",
+                    r#"{"artifacts": [{"path": "q"}, {"path": "q"}]}"#,
+                ),
+                fragment(
+                    "issue-4",
+                    r#"{"artifacts": [{"path": "r"}, {"path": "b"}]}"#,
+                ),
+            ],
+            "s",
+        );
+        let mut claims: Claims<Option<String>> = Claims::with_capacity(8);
+        let mut listed = Vec::new();
+        for (n, f) in manifest.fragments().iter().enumerate() {
+            for entry in in_manifest_order(f) {
+                let claim = format!("{}:{}", f.key, entry.path());
+                if let Some(mark) = claims.claim(entry.path(), n as u32) {
+                    *mark = Some(claim.clone());
+                    listed.push(claim);
+                }
+            }
+        }
+        let (conflicts, marks) = claims.finish();
+        let marks: Vec<String> = marks.into_iter().flatten().collect();
+        listed.retain(|c| !marks.contains(c));
+        let expected: Vec<String> = manifest
+            .artifacts()
+            .map(|a| format!("{}:{}", a.fragment.key, a.path()))
+            .collect();
+        assert_eq!(listed, expected);
+        let keys: Vec<&FragmentKey> = manifest.fragments().iter().map(|f| &f.key).collect();
+        let conflicts: Vec<Conflict> = conflicts
+            .into_iter()
+            .map(|(path, held)| Conflict {
+                path,
+                fragments: held.iter().map(|&n| keys[n as usize].clone()).collect(),
+            })
+            .collect();
+        assert_eq!(conflicts, manifest.conflicts());
+        assert_eq!(conflicts.len(), 2);
     }
 
     #[test]

@@ -23,11 +23,11 @@ use crate::catalogue;
 use crate::consolidate;
 use crate::core::fragment::Fragment;
 use crate::core::key::FragmentKey;
-use crate::core::manifest::Manifest;
 use crate::core::path::validate_path;
 use crate::error::{Error, ErrorKind, Result};
 use crate::git::remote::Remote;
-use crate::git::store::{self, ReadError, TreeChange};
+use crate::git::store::{self, TreeChange};
+use crate::inspect;
 use crate::publish::{self, commit_step, Expected, Sink, Step, Write};
 use crate::settings::{ManifestLimits, Settings};
 
@@ -244,6 +244,10 @@ fn writes_outputs(
 
 /// The problems of one commit's catalogue: its fragments always; its
 /// manifest and index only when the commit wrote them (`judge_outputs`).
+///
+/// The fragments are streamed through the renderer as `check` streams them
+/// ([`inspect::render_fragments`]): nothing holds them all, nor the
+/// outputs.
 fn check_commit(
     repo: &Repository,
     settings: &Settings,
@@ -252,61 +256,90 @@ fn check_commit(
 ) -> Result<Vec<Found>> {
     let listing = store::list_fragment_blobs(repo, root, &settings.dir)?;
     let mut problems: Vec<Found> = listing.problems.iter().map(found).collect();
-    let mut fragments = Vec::new();
-    // Read in pack order, handed on in tree order (see `read_in_pack_order`).
-    store::read_in_pack_order(repo, &listing.blobs, |start, read| {
-        for (r, blob) in read.into_iter().zip(&listing.blobs[start..]) {
-            match r.and_then(|data| store::parse_fragment(blob, data)) {
-                Ok(f) => fragments.push(f),
-                Err(ReadError::Invalid(e)) => problems.push(found(&e)),
-                // A missing or unreadable blob is this commit's problem too; only
-                // git itself failing stops the walk.
-                Err(ReadError::Failed(e)) if e.kind == ErrorKind::Git => return Err(e),
-                Err(ReadError::Failed(e)) => problems.push(found(&e)),
-            }
-        }
-        Ok(())
-    })?;
-    // The manifest must at least be JSON.
     let manifest_path = settings.manifest_path();
-    if let Some(e) = store::entry_at(repo, root, &manifest_path)? {
-        // Judged by its header when it is too large to read whole.
-        let limit = store::MAX_OUTPUT_BYTES;
-        let Some(bytes) = store::read_blob_at_most(repo, e.id, &manifest_path, limit)? else {
-            let size = store::blob_size(repo, e.id, &manifest_path)?;
-            problems.push((
-                ErrorKind::InvalidManifest,
-                too_large(&manifest_path, e.id, size),
-                Some(manifest_path.clone()),
-            ));
-            return Ok(problems);
-        };
-        // Built as a `Value`, not only checked (`IgnoredAny`): only building
-        // it meets serde_json's recursion limit, which a manifest must pass.
-        if let Err(err) = serde_json::from_slice::<Value>(&bytes) {
-            problems.push((
-                ErrorKind::InvalidManifest,
-                format!("`{manifest_path}` (blob {}) is not valid JSON: {err}", e.id),
-                Some(manifest_path.clone()),
-            ));
-            return Ok(problems);
+    let source = listing.source.to_string();
+    // Pages only where the outputs are judged: elsewhere the fragments are
+    // checked, and the manifest rendered only to compare it.
+    let layout = inspect::Layout {
+        source: &source,
+        dir: judge_outputs.then_some(settings.dir.as_str()),
+        issue_url: settings.issue_url.as_deref(),
+        earlier: false,
+    };
+    let streamed = inspect::render_fragments(repo, listing.blobs, &layout)?;
+    let mut unreadable = streamed.invalid;
+    for (at, e) in streamed.failed {
+        // A missing or unreadable blob is this commit's problem too; only
+        // git itself failing stops the walk.
+        if e.kind == ErrorKind::Git {
+            return Err(e);
+        }
+        unreadable.push((at, e));
+    }
+    unreadable.sort_by_key(|(at, _)| *at);
+    problems.extend(unreadable.iter().map(|(_, e)| found(e)));
+    let (out, spilled) = (streamed.out, streamed.spilled);
+    // The manifest must at least be JSON. One that is what the fragments
+    // render (now or before the `$schema` line) is; any other is read and
+    // parsed, once the renderer's memory is freed.
+    let manifest = spilled.manifest(&out.manifest);
+    let manifest_current = store::holds(repo, root, &manifest_path, &manifest)?
+        || catalogue::holds_without_schema_line(repo, root, &manifest_path, &manifest)?;
+    drop(manifest);
+    if !manifest_current {
+        if let Some(e) = store::entry_at(repo, root, &manifest_path)? {
+            give_back_freed_memory();
+            if let Some(problem) = manifest_problem(repo, e.id, &manifest_path)? {
+                problems.push(problem);
+                return Ok(problems);
+            }
         }
     }
     if !problems.is_empty() {
         return Ok(problems);
     }
-    let manifest = match Manifest::build(fragments, &listing.source.to_string()) {
-        Ok(m) => m,
-        Err(dup) => {
-            problems.push(found(&catalogue::duplicate_error(dup)));
-            return Ok(problems);
-        }
-    };
+    if let Some(dup) = streamed.first_duplicate {
+        problems.push(found(&catalogue::duplicate_error(dup)));
+        return Ok(problems);
+    }
     if !judge_outputs {
         return Ok(problems);
     }
-    let built = catalogue::render(manifest, settings, listing.warnings);
-    for path in catalogue::stale_paths_as_written(repo, root, settings, &built)? {
+    let mut stale = Vec::new();
+    if !manifest_current {
+        stale.push(manifest_path);
+    }
+    let index = settings.index_path();
+    if !store::holds(repo, root, &index, &catalogue::pieces(&out.index))? {
+        stale.push(index.clone());
+    }
+    let pages = spilled.made_pages(&out.pages);
+    stale.extend(catalogue::stale_pages(repo, root, settings, &pages)?);
+    drop((out, spilled));
+    give_back_freed_memory();
+    // An index in the layout before the pages (one table, no `<dir>/index/`
+    // folder) is judged by that layout: the fragments are read once more,
+    // only for such a commit.
+    let pages_dir = format!("{}/", settings.pages_dir());
+    if stale.contains(&index)
+        && store::entry_at(repo, root, &settings.pages_dir())?.is_none()
+        && store::entry_at(repo, root, &index)?.is_some()
+    {
+        let blobs = store::list_fragment_blobs(repo, root, &settings.dir)?.blobs;
+        let earlier = inspect::render_fragments(
+            repo,
+            blobs,
+            &inspect::Layout {
+                earlier: true,
+                ..layout
+            },
+        )?;
+        if store::holds(repo, root, &index, &catalogue::pieces(&earlier.out.index))? {
+            // The earlier layout has no pages: none is missing.
+            stale.retain(|p| *p != index && !p.starts_with(&pages_dir));
+        }
+    }
+    for path in stale {
         problems.push((
             ErrorKind::Stale,
             format!("`{path}` does not equal the consolidation of the fragments"),
@@ -314,6 +347,99 @@ fn check_commit(
         ));
     }
     Ok(problems)
+}
+
+/// Hand the memory freed so far back to the system (glibc keeps freed heap
+/// for reuse). The walk renders one commit after another, and a 62 MB
+/// manifest read for its JSON check before each: without this, what one
+/// commit freed stays resident under the next one's peak.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's own
+    // arenas to the kernel; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Why the manifest blob `id` is no manifest at all: over the bound
+/// (judged by its header), or not JSON.
+fn manifest_problem(repo: &Repository, id: ObjectId, path: &str) -> Result<Option<Found>> {
+    // Read without the pack cache: a manifest stored as a delta would leave
+    // its base (as large as the manifest) cached under the fragments' read.
+    let mut repo = repo.clone();
+    repo.objects.unset_pack_cache();
+    let repo = &repo;
+    let limit = store::MAX_OUTPUT_BYTES;
+    let Some(bytes) = store::read_blob_at_most(repo, id, path, limit)? else {
+        let size = store::blob_size(repo, id, path)?;
+        return Ok(Some((
+            ErrorKind::InvalidManifest,
+            too_large(path, id, size),
+            Some(path.to_owned()),
+        )));
+    };
+    Ok(json_error(&bytes).map(|err| {
+        (
+            ErrorKind::InvalidManifest,
+            format!("`{path}` (blob {id}) is not valid JSON: {err}"),
+            Some(path.to_owned()),
+        )
+    }))
+}
+
+/// Why `bytes` are not one JSON value, as `serde_json::from_slice::<Value>`
+/// would say, without building the value: its recursion limit holds, since
+/// every array and object is entered through `deserialize_any`.
+fn json_error(bytes: &[u8]) -> Option<serde_json::Error> {
+    struct Valid;
+    struct Visit;
+    impl<'de> serde::de::Visitor<'de> for Visit {
+        type Value = Valid;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> std::result::Result<Valid, E> {
+            Ok(Valid)
+        }
+        fn visit_i64<E>(self, _: i64) -> std::result::Result<Valid, E> {
+            Ok(Valid)
+        }
+        fn visit_u64<E>(self, _: u64) -> std::result::Result<Valid, E> {
+            Ok(Valid)
+        }
+        fn visit_f64<E>(self, _: f64) -> std::result::Result<Valid, E> {
+            Ok(Valid)
+        }
+        fn visit_str<E>(self, _: &str) -> std::result::Result<Valid, E> {
+            Ok(Valid)
+        }
+        fn visit_unit<E>(self) -> std::result::Result<Valid, E> {
+            Ok(Valid)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Valid, A::Error> {
+            while seq.next_element::<Valid>()?.is_some() {}
+            Ok(Valid)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Valid, A::Error> {
+            while map.next_key::<Valid>()?.is_some() {
+                map.next_value::<Valid>()?;
+            }
+            Ok(Valid)
+        }
+    }
+    impl<'de> serde::Deserialize<'de> for Valid {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Valid, D::Error> {
+            d.deserialize_any(Visit)
+        }
+    }
+    serde_json::from_slice::<Valid>(bytes).err()
 }
 
 /// An invalid manifest version.

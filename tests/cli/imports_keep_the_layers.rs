@@ -22,6 +22,7 @@ use anyhow::{ensure, Context, Result};
 const LAYERS: &[(&str, &[&str])] = &[
     ("core", &["core/"]),
     ("error", &["error.rs"]),
+    ("spool", &["spool.rs"]),
     ("git", &["git/"]),
     ("publish", &["publish/"]),
     ("settings", &["settings.rs"]),

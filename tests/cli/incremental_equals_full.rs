@@ -60,14 +60,9 @@ fn fragment_path(key: &str) -> String {
     format!("catalogue/fragments/{key}.json")
 }
 
-/// The committed outputs equal a full rebuild: a full dry run finds nothing to do.
+/// The committed outputs equal a full rebuild (see [`Repo::assert_full_rebuild_equal`]).
 fn assert_current(repo: &Repo) -> Result<()> {
-    let full = repo.catalogue_ok(&["consolidate", "--full", "--dry-run"])?;
-    ensure!(
-        full["changed"] == false,
-        "a full rebuild differs from the committed outputs: {full}"
-    );
-    Ok(())
+    repo.assert_full_rebuild_equal()
 }
 
 /// A consolidation that read every fragment, with a note saying why: one
@@ -573,31 +568,7 @@ fn a_full_rebuild_reports_an_invalid_fragment_before_a_duplicate_path_in_any_bat
 /// Commit many fragments at once with `git fast-import` (one process, not
 /// two per file): `(key, body)`, onto `main`.
 fn commit_many(repo: &Repo, fragments: &[(String, Vec<u8>)], removes: &[String]) -> Result<()> {
-    let mut stream = Vec::new();
-    stream.extend_from_slice(
-        b"commit refs/heads/main\ncommitter A U Thor <author@example.com> 1700000000 +0000\ndata 14\nmany fragments\nfrom refs/heads/main^0\n",
-    );
-    for path in removes {
-        stream.extend_from_slice(format!("D {path}\n").as_bytes());
-    }
-    for (key, body) in fragments {
-        stream.extend_from_slice(
-            format!(
-                "M 100644 inline {}\ndata {}\n",
-                fragment_path(key),
-                body.len()
-            )
-            .as_bytes(),
-        );
-        stream.extend_from_slice(body);
-        stream.push(b'\n');
-    }
-    stream.extend_from_slice(b"done\n");
-    let mut cmd = repo.git_command(&repo.path);
-    cmd.args(["fast-import", "--quiet", "--done"]);
-    let out = crate::support::run(&mut cmd, Some(&stream))?;
-    ensure!(out.status.success(), "fast-import: {out:?}");
-    Ok(())
+    repo.import_fragments(fragments, removes)
 }
 
 /// `issue-N`'s fragment, one artifact.

@@ -11,6 +11,7 @@
 mod support;
 
 mod adopting_keeps_every_entry;
+mod big_catalogues_stay_exact;
 mod branch_from_the_repository;
 mod broken_repositories;
 mod busy_repositories_lose_nothing;
@@ -29,6 +30,7 @@ mod imports_keep_the_layers;
 mod incremental_equals_full;
 mod index_page_cannot_be_broken;
 mod installs_like_a_git_command;
+mod list_streams_what_it_listed;
 mod manifest_size_is_watched;
 mod many_clones_lose_nothing;
 mod memory_stays_bounded;

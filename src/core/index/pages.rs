@@ -557,36 +557,22 @@ pub fn front(
     (out.into_bytes(), separate)
 }
 
-/// Everything of the paged index for `listed`, every fragment in natural key
-/// order: the front page, and the pages as (file name under `index/`,
-/// bytes), the page list last when it has its own page.
-pub fn render_all(
+/// The front page, and the page list when it has its own page, once the
+/// pages are cut: `lengths` and `page_keys` (first and last key) of every
+/// page, and at least the last [`NEWEST`] fragments of `listed` (their rows
+/// are not read).
+pub fn finish_front(
     front_says: &Front<'_>,
-    listed: &[Listed<'_>],
-) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
-    let lengths = paginate(listed.iter().map(|f| f.key));
-    let mut pages = Vec::with_capacity(lengths.len() + 1);
-    let mut page_keys = Vec::with_capacity(lengths.len());
-    let mut at = 0;
-    for &n in &lengths {
-        let on = &listed[at..at + n];
-        page_keys.push((on[0].key, on[n - 1].key));
-        pages.push((page_file(on[0].key), page(on)));
-        at += n;
-    }
-    let newest_from = listed.len().saturating_sub(NEWEST);
-    let newest_pages = pages_of(&lengths, &page_keys, newest_from, listed.len());
-    let (front_page, list) = front(
-        front_says,
-        &lengths,
-        &page_keys,
-        &listed[newest_from..],
-        &newest_pages,
-    );
-    if let Some(list) = list {
-        pages.push((PAGE_LIST.to_owned(), list));
-    }
-    (front_page, pages)
+    lengths: &[usize],
+    page_keys: &[(&str, &str)],
+    listed_last: &[Listed<'_>],
+) -> (Vec<u8>, Option<(String, Vec<u8>)>) {
+    let total: usize = lengths.iter().sum();
+    let newest = &listed_last[listed_last.len().saturating_sub(NEWEST)..];
+    let newest_from = total - newest.len();
+    let newest_pages = pages_of(lengths, page_keys, newest_from, total);
+    let (front_page, list) = front(front_says, lengths, page_keys, newest, &newest_pages);
+    (front_page, list.map(|list| (PAGE_LIST.to_owned(), list)))
 }
 
 /// The first key of the page of each fragment `from..to`.

@@ -56,14 +56,11 @@ pub(super) fn conflicts_tail(has_artifacts: bool, lines: &[u8]) -> Vec<u8> {
     tail
 }
 
-/// `manifest`, as [`manifest_head`] writes it, in the layout before the
-/// `$schema` line: what an earlier version wrote for the same fragments.
-pub fn without_schema_line(manifest: &[u8]) -> Option<Vec<u8>> {
-    let rest = manifest.strip_prefix(MANIFEST_OPENING.as_bytes())?;
-    let mut earlier = Vec::with_capacity(manifest.len());
-    earlier.extend_from_slice(EARLIER_OPENING.as_bytes());
-    earlier.extend_from_slice(rest);
-    Some(earlier)
+/// The manifest's opening lines as written now and as versions before the
+/// `$schema` line wrote them: a manifest that starts with the first is the
+/// earlier one's with them swapped.
+pub fn schema_openings() -> (&'static [u8], &'static [u8]) {
+    (MANIFEST_OPENING.as_bytes(), EARLIER_OPENING.as_bytes())
 }
 
 /// Whether `manifest` lists path conflicts, as [`conflicts_tail`] writes them.

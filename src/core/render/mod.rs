@@ -17,10 +17,10 @@ mod rope;
 mod splice;
 mod writer;
 
-pub use layout::{lists_conflicts, without_schema_line};
+pub use layout::{lists_conflicts, schema_openings};
 pub use rope::{Outputs, Page, Rope, Spliced};
 pub use splice::{splice, NotSpliced, Old};
-pub use writer::Writer;
+pub use writer::{Taken, Writer};
 
 use crate::core::manifest::Manifest;
 

@@ -316,6 +316,11 @@ fn absorbed_batches_equal_one_writer() {
             }
             main.absorb(batch);
         }
+        assert_eq!(
+            main.first_duplicate(),
+            Manifest::build(set.clone(), TREE).err(),
+            "round {round}"
+        );
         let got = main.finish();
         assert_eq!(got, want, "round {round}, batches of {size}");
         let manifest = Manifest::build_with_conflicts(set.clone(), TREE);
@@ -774,4 +779,102 @@ fn splices_over_many_pages_equal_full_rebuilds() {
         current = next;
         before = want;
     }
+}
+
+/// What a writer hands out as it goes ([`Writer::take`]), put back in the
+/// documented order, is the files of a writer that held everything: over
+/// many pages, with takes at random points, with and without conflicts.
+#[test]
+fn taken_pieces_assemble_to_the_whole_files() {
+    let mut rng = Rng::seeded(0x005e_ed0f_7a4e);
+    let mut with_conflicts = 0;
+    for round in 0..12 {
+        let n = if round == 0 { 2500 } else { rng.below(3000) };
+        // Round 0 has no path claimed twice; later ones may.
+        let paths = if round == 0 {
+            vec!["only"]
+        } else {
+            vec!["docs", "src"]
+        };
+        let mut set: Vec<Fragment> = (0..n)
+            .map(|i| random_fragment(&mut rng, &format!("issue-{i}"), &paths))
+            .collect();
+        if round == 0 {
+            for f in &mut set {
+                f.artifacts.retain(|a| {
+                    a.get("path")
+                        .and_then(Value::as_str)
+                        .is_some_and(|p| p.matches('/').count() == 2)
+                });
+            }
+        }
+        set.sort_by(|a, b| crate::core::key::natural_cmp(a.key.as_str(), b.key.as_str()));
+        let mut one = Writer::new(TREE, Some("catalogue"), true);
+        set.iter().for_each(|f| one.push(f));
+        let want = one.finish();
+        if round == 0 {
+            assert!(want.artifacts > 0 && want.conflicts.is_empty(), "round 0");
+        }
+        // A writer that cuts no page as it goes (as splices use) makes the
+        // same pages: every claim is on them, conflicts or not.
+        let mut uncut = Writer::new(TREE, Some("catalogue"), false);
+        set.iter().for_each(|f| uncut.push(f));
+        assert!(uncut.finish().pages == want.pages, "round {round}, uncut");
+        let mut main = Writer::new(TREE, Some("catalogue"), true);
+        let mut taken = Taken::default();
+        let mut takes = 0;
+        for chunk in set.chunks(1 + rng.below(300)) {
+            let mut batch = Writer::batch(Some("catalogue"));
+            chunk.iter().for_each(|f| batch.push(f));
+            main.absorb(batch);
+            if round == 0 || rng.below(3) == 0 {
+                let t = main.take();
+                taken.blocks.extend(t.blocks);
+                taken.lines.extend(t.lines);
+                taken.pages.extend(t.pages);
+                takes += 1;
+            }
+        }
+        if round == 0 {
+            assert!(
+                !main.needs_lines_back() && takes > 0,
+                "round 0 keeps its lines"
+            );
+        }
+        if main.needs_lines_back() {
+            with_conflicts += 1;
+            main.give_back_lines(std::mem::take(&mut taken.lines));
+        }
+        assert!(!main.needs_lines_back());
+        let got = main.finish_rope();
+        let mut manifest = taken.blocks.clone();
+        manifest.extend_from_slice(&got.manifest[0]);
+        manifest.extend_from_slice(&taken.lines);
+        for piece in &got.manifest[1..] {
+            manifest.extend_from_slice(piece);
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&manifest),
+            String::from_utf8_lossy(&want.manifest),
+            "round {round}, {n} fragments, {takes} takes"
+        );
+        assert_eq!(got.index.concat(), want.index, "round {round}");
+        let mut pages = taken.pages;
+        pages.extend(
+            got.pages
+                .into_iter()
+                .map(|p| (p.file, p.bytes.expect("a full writer's pages have bytes"))),
+        );
+        assert_eq!(
+            pages,
+            want.pages,
+            "round {round}, {} pages",
+            want.pages.len()
+        );
+        assert_eq!(got.conflicts, want.conflicts, "round {round}");
+    }
+    assert!(
+        with_conflicts > 3,
+        "only {with_conflicts} rounds gave lines back"
+    );
 }

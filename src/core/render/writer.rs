@@ -12,7 +12,7 @@ use crate::core::fragment::Fragment;
 use crate::core::index;
 use crate::core::index::pages::{self, Links, Listed};
 use crate::core::key::FragmentKey;
-use crate::core::manifest::{ArtifactEntry, Conflict};
+use crate::core::manifest::{ArtifactEntry, Conflict, DuplicatePath};
 
 /// Builds both files from fragments given in natural key order.
 pub struct Writer {
@@ -29,9 +29,11 @@ pub struct Writer {
     pub(super) earlier: bool,
     /// How the pages link.
     pub(super) links: Links,
-    /// The pages' rows, each ending in "\n".
+    /// The rows of the open page (the pages cut have dropped theirs), each
+    /// ending in "\n".
     pub(super) page_rows: String,
-    /// Every fragment, as the pages list it.
+    /// The fragments as the pages list them: those of the open page, and
+    /// the newest before it (for the front page); earlier ones are dropped.
     pub(super) listed: Vec<ListedEntry>,
     /// Artifacts by kind key, every claim counted.
     pub(super) kinds: HashMap<String, usize>,
@@ -41,6 +43,41 @@ pub struct Writer {
     pub(super) artifacts: usize,
     /// What it records of the artifact paths each fragment claims.
     claims: Claims,
+    /// The pages cut so far, when it writes the paged index and checks
+    /// claims (a main writer, not a batch).
+    cut: Option<Cut>,
+    /// Bytes of `blocks` and of `lines` handed out by [`Writer::take`].
+    taken: (usize, usize),
+}
+
+/// What a main writer hands out before it finishes ([`Writer::take`]):
+/// bytes that nothing pushed later changes.
+#[derive(Debug, Default)]
+pub struct Taken {
+    /// The next bytes of the manifest up to the artifact lines: the first
+    /// ones taken start with the manifest's head.
+    pub blocks: Vec<u8>,
+    /// The next bytes of the artifact lines.
+    pub lines: Vec<u8>,
+    /// The pages finished since the last take: file name, bytes.
+    pub pages: Vec<(String, Vec<u8>)>,
+}
+
+/// The pages a main writer has cut as the fragments came: a page is done
+/// once the fragment ending it is pushed ([`pages::ends_page`]).
+#[derive(Debug, Default)]
+struct Cut {
+    /// Fragments on each page cut.
+    lengths: Vec<usize>,
+    /// The first and last key of each page cut.
+    keys: Vec<(Box<str>, Box<str>)>,
+    /// Pages cut and not taken yet: file name, bytes.
+    out: Vec<(String, Vec<u8>)>,
+    /// The first entry of `listed` on the open page: the rows of the entries
+    /// from here on are in `page_rows`, and no earlier rows are.
+    open: usize,
+    /// The first entry of `listed` not yet looked at.
+    scanned: usize,
 }
 
 /// One fragment as the pages list it; its rows are `page_rows[..rows_end]`
@@ -114,7 +151,12 @@ impl std::io::Write for Indented<'_> {
 }
 
 fn separate(buffer: &mut Vec<u8>) {
-    if !buffer.is_empty() {
+    separate_after(buffer, 0);
+}
+
+/// [`separate`], for a buffer `taken` bytes of which were handed out.
+fn separate_after(buffer: &mut Vec<u8>, taken: usize) {
+    if !buffer.is_empty() || taken > 0 {
         buffer.extend_from_slice(b",\n");
     }
 }
@@ -122,7 +164,9 @@ fn separate(buffer: &mut Vec<u8>) {
 impl Writer {
     /// A writer for the fragments tree `source`. `dir` is the catalogue
     /// folder, for the index's links; None writes no index. With
-    /// `check_duplicates`, [`Writer::push`] refuses a path claimed twice.
+    /// `check_duplicates`, [`Writer::push`] records a path claimed twice as a
+    /// conflict, and (with an index) pages are cut as the fragments come,
+    /// so that [`Writer::take`] can hand them out.
     pub fn new(source: &str, dir: Option<&str>, check_duplicates: bool) -> Writer {
         Writer {
             source: source.to_owned(),
@@ -147,6 +191,8 @@ impl Writer {
             } else {
                 Claims::Off
             },
+            cut: (check_duplicates && dir.is_some()).then(Cut::default),
+            taken: (0, 0),
         }
     }
 
@@ -169,6 +215,7 @@ impl Writer {
     /// `verify --history` judges their commits by.
     pub fn earlier_layout(mut self) -> Writer {
         self.earlier = true;
+        self.cut = None;
         self
     }
 
@@ -177,6 +224,7 @@ impl Writer {
     /// [`Writer::absorb`], which checks the paths it claims.
     pub fn batch(dir: Option<&str>) -> Writer {
         let mut writer = Writer::new("", dir, false);
+        writer.cut = None;
         writer.claims = Claims::Record {
             keys: Vec::new(),
             paths: Vec::new(),
@@ -216,12 +264,12 @@ impl Writer {
                 claim_path(by_path, again, path, claim);
             }
         }
-        for (ours, theirs) in [
-            (&mut self.blocks, batch.blocks),
-            (&mut self.lines, batch.lines),
+        for (ours, theirs, taken) in [
+            (&mut self.blocks, batch.blocks, self.taken.0),
+            (&mut self.lines, batch.lines, self.taken.1),
         ] {
             if !theirs.is_empty() {
-                separate(ours);
+                separate_after(ours, taken);
                 ours.extend_from_slice(&theirs);
             }
         }
@@ -238,6 +286,100 @@ impl Writer {
         self.without.extend(batch.without);
         self.fragments += batch.fragments;
         self.artifacts += batch.artifacts;
+        self.cut_pages();
+    }
+
+    /// Cut the pages that the fragments pushed so far complete, each
+    /// rendered at once and its rows dropped.
+    fn cut_pages(&mut self) {
+        let Some(cut) = &mut self.cut else {
+            return;
+        };
+        let mut start = 0;
+        let mut i = cut.scanned;
+        while i < self.listed.len() {
+            let on = i + 1 - cut.open;
+            if on == pages::PAGE_FRAGMENTS || pages::ends_page(&self.listed[i].key) {
+                let listed = with_rows(&self.listed[cut.open..=i], &self.page_rows, start);
+                let (first, last) = (&self.listed[cut.open].key, &self.listed[i].key);
+                cut.out
+                    .push((pages::page_file(first), pages::page(&listed)));
+                cut.lengths.push(on);
+                cut.keys.push((first.clone(), last.clone()));
+                start = self.listed[i].rows_end;
+                cut.open = i + 1;
+            }
+            i += 1;
+        }
+        cut.scanned = i;
+        if start > 0 {
+            self.page_rows.drain(..start);
+            for e in &mut self.listed[cut.open..] {
+                e.rows_end -= start;
+            }
+        }
+        // Of the fragments on pages cut, the front page lists only the
+        // newest: the others have been rendered and are dropped.
+        let done = cut.open.saturating_sub(pages::NEWEST);
+        if done >= pages::PAGE_FRAGMENTS {
+            self.listed.drain(..done);
+            cut.open -= done;
+            cut.scanned -= done;
+        }
+    }
+
+    /// Bytes held that [`Writer::take`] would hand out.
+    pub fn held(&self) -> usize {
+        let pages = self
+            .cut
+            .as_ref()
+            .map_or(0, |c| c.out.iter().map(|(_, b)| b.len()).sum());
+        self.blocks.len() + self.lines.len() + pages
+    }
+
+    /// Hand out the bytes no later fragment changes: the manifest's blocks
+    /// and artifact lines so far, and the pages finished, so that a caller
+    /// can write them out instead of holding them. After a take, the whole
+    /// manifest is every `blocks` taken, then [`Writer::finish_rope`]'s
+    /// `manifest[0]`, then every `lines` taken, then the rest of its
+    /// manifest pieces; its pages are every page taken and its own.
+    ///
+    /// When a path has been claimed twice ([`Writer::conflicts`]), finishing
+    /// moves claims out of the artifact lines: the lines taken must then be
+    /// given back first ([`Writer::give_back_lines`]).
+    pub fn take(&mut self) -> Taken {
+        let mut blocks = std::mem::take(&mut self.blocks);
+        if self.taken.0 == 0 && !blocks.is_empty() {
+            blocks.splice(0..0, manifest_head(&self.source, true));
+        }
+        self.taken.0 += blocks.len();
+        let lines = std::mem::take(&mut self.lines);
+        self.taken.1 += lines.len();
+        let pages = self
+            .cut
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.out))
+            .unwrap_or_default();
+        Taken {
+            blocks,
+            lines,
+            pages,
+        }
+    }
+
+    /// Whether finishing needs the artifact lines taken so far back: a path
+    /// is claimed twice, and some lines were taken.
+    pub fn needs_lines_back(&self) -> bool {
+        self.taken.1 > 0 && matches!(&self.claims, Claims::Check { again, .. } if !again.is_empty())
+    }
+
+    /// Put back every artifact line taken (all of them, in order), before
+    /// finishing a writer that [`Writer::needs_lines_back`].
+    pub fn give_back_lines(&mut self, mut lines: Vec<u8>) {
+        assert_eq!(lines.len(), self.taken.1, "every line taken is given back");
+        lines.extend_from_slice(&self.lines);
+        self.lines = lines;
+        self.taken.1 = 0;
     }
 
     /// The paths claimed more than once so far, bytewise, each with its
@@ -256,6 +398,21 @@ impl Writer {
                 .collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// The first path claimed a second time, in the order the claims were
+    /// pushed, with its first and second claimant: what
+    /// [`crate::core::manifest::Manifest::build`] refuses with.
+    pub fn first_duplicate(&self) -> Option<DuplicatePath> {
+        let Claims::Check { keys, again, .. } = &self.claims else {
+            return None;
+        };
+        let (path, held) = again.iter().min_by_key(|(_, held)| held[1].1)?;
+        Some(DuplicatePath {
+            path: path.to_string(),
+            first: keys[held[0].0 as usize].clone(),
+            second: keys[held[1].0 as usize].clone(),
+        })
     }
 
     /// Add one fragment. Fragments must come in natural key order.
@@ -290,7 +447,7 @@ impl Writer {
                 paths.extend(own.iter().map(|(path, _)| ((*path).into(), me)));
             }
         }
-        separate(&mut self.blocks);
+        separate_after(&mut self.blocks, self.taken.0);
         self.blocks.extend_from_slice(b"    ");
         self.blocks
             .extend_from_slice(json_string(fragment.key.as_str()).as_bytes());
@@ -307,7 +464,7 @@ impl Writer {
         };
         for (_, fields) in &own {
             let entry = ArtifactEntry { fragment, fields };
-            separate(&mut self.lines);
+            separate_after(&mut self.lines, self.taken.1);
             self.lines.extend_from_slice(b"    ");
             serde_json::to_writer(&mut self.lines, &Line(entry))
                 .expect("a serde_json::Map always serialises");
@@ -344,6 +501,7 @@ impl Writer {
         }
         self.fragments += 1;
         self.artifacts += own.len();
+        self.cut_pages();
     }
 
     /// Both files, each in pieces that are never joined: the manifest's
@@ -394,6 +552,11 @@ impl Writer {
     /// place: the smaller parts are inserted before them, so the peak holds
     /// each output once.
     pub fn finish(self) -> Outputs {
+        assert_eq!(
+            self.taken,
+            (0, 0),
+            "a writer taken from finishes with finish_rope"
+        );
         let parts = self.parts();
         let mut manifest = parts.lines;
         manifest.extend_from_slice(&parts.tail);
@@ -434,6 +597,8 @@ impl Writer {
             fragments,
             mut artifacts,
             claims,
+            cut,
+            taken,
         } = self;
         let front_prefix = links.front_prefix.clone();
         // The contested claims' lines and rows move out of the table into the
@@ -442,6 +607,10 @@ impl Writer {
         let mut contested_rows = String::new();
         if let Claims::Check { again, .. } = claims {
             if !again.is_empty() {
+                assert_eq!(
+                    taken.1, 0,
+                    "the lines taken are given back before finishing"
+                );
                 let moved: BTreeSet<u32> = again
                     .values()
                     .flat_map(|held| held.iter().map(|&(_, line)| line))
@@ -503,9 +672,11 @@ impl Writer {
                 rows = kept_rows;
             }
         }
-        let has_fragments = !blocks.is_empty();
-        let has_artifacts = !lines.is_empty();
-        blocks.splice(0..0, manifest_head(&source, has_fragments));
+        let has_fragments = taken.0 > 0 || !blocks.is_empty();
+        let has_artifacts = taken.1 > 0 || !lines.is_empty();
+        if taken.0 == 0 {
+            blocks.splice(0..0, manifest_head(&source, has_fragments));
+        }
         blocks.extend_from_slice(manifest_middle(has_fragments, has_artifacts));
         let tail = if conflicts.is_empty() {
             Cow::Borrowed(manifest_tail(has_artifacts))
@@ -515,21 +686,29 @@ impl Writer {
         let index = match index {
             None => IndexParts::None,
             Some((_, fragments_dir)) if !earlier => {
-                let mut start = 0;
-                let listed: Vec<Listed<'_>> = listed
+                let mut cut = cut.unwrap_or_default();
+                let open = with_rows(&listed[cut.open..], &page_rows, 0);
+                // What no boundary ended: the last page.
+                let mut at = 0;
+                for n in pages::paginate(open.iter().map(|f| f.key)) {
+                    let on = &open[at..at + n];
+                    at += n;
+                    cut.out.push((pages::page_file(on[0].key), pages::page(on)));
+                    cut.lengths.push(n);
+                    cut.keys.push((on[0].key.into(), on[n - 1].key.into()));
+                }
+                let last: Vec<Listed<'_>> = listed[listed.len().saturating_sub(pages::NEWEST)..]
                     .iter()
-                    .map(|e| {
-                        let rows = &page_rows[start..e.rows_end];
-                        start = e.rows_end;
-                        Listed {
-                            key: &e.key,
-                            issue: &e.issue,
-                            rows,
-                            artifacts: e.artifacts,
-                        }
+                    .map(|e| Listed {
+                        key: &e.key,
+                        issue: &e.issue,
+                        rows: "",
+                        artifacts: e.artifacts,
                     })
                     .collect();
-                let (front, pages) = pages::render_all(
+                let page_keys: Vec<(&str, &str)> =
+                    cut.keys.iter().map(|(a, b)| (&**a, &**b)).collect();
+                let (front, list) = pages::finish_front(
                     &pages::Front {
                         fragments_dir: &fragments_dir,
                         source: &source,
@@ -542,9 +721,12 @@ impl Writer {
                             rows: &contested_rows,
                         },
                     },
-                    &listed,
+                    &cut.lengths,
+                    &page_keys,
+                    &last,
                 );
-                IndexParts::Paged(front, pages)
+                cut.out.extend(list);
+                IndexParts::Paged(front, cut.out)
             }
             Some((_, fragments_dir)) => {
                 let mut head = String::with_capacity(512);
@@ -574,6 +756,23 @@ impl Writer {
             conflicts,
         }
     }
+}
+
+/// `entries` as the pages list them, their rows in `rows` from `from` on.
+fn with_rows<'w>(entries: &'w [ListedEntry], rows: &'w str, mut from: usize) -> Vec<Listed<'w>> {
+    entries
+        .iter()
+        .map(|e| {
+            let own = &rows[from..e.rows_end];
+            from = e.rows_end;
+            Listed {
+                key: &e.key,
+                issue: &e.issue,
+                rows: own,
+                artifacts: e.artifacts,
+            }
+        })
+        .collect()
 }
 
 /// Record that the claim `(key index, artifact line)` names `path`: the

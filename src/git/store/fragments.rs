@@ -310,10 +310,12 @@ const WINDOW: usize = 8192;
 const WORKERS: usize = 2;
 
 /// The delta base cache of the readers, in all, unless the repository sets
-/// `core.deltaBaseCacheLimit`: 16 MiB. Git's default is 96 MiB; read in pack
+/// `core.deltaBaseCacheLimit`: 8 MiB. Git's default is 96 MiB; read in pack
 /// order, 100,000 fragments took as long with 16 MiB (fast-import order 4.6
-/// s either way, random order 7.4 s against 7.9 s) and peaked 38 MB lower.
-const DELTA_BASE_CACHE: usize = 16 << 20;
+/// s either way, random order 7.4 s against 7.9 s) and peaked 38 MB lower;
+/// with 8 MiB, 2.25-2.50 s against 2.38-2.46 s (four rounds each, fast-import
+/// order, realistic fragments) and 12 MB lower again (128 MB against 140).
+const DELTA_BASE_CACHE: usize = 8 << 20;
 
 /// Read and parse fragment blobs in batches of `batch`, run `work` on each
 /// batch, and hand the results to `each` in the order of `blobs`.
@@ -384,7 +386,7 @@ pub fn map_fragments<T: Send>(
 /// Within a window the blobs are read in the order the packs hold them
 /// (pack, then offset, see [`PackOrder`]), loose ones last, by two threads
 /// that each keep a delta base cache of half of `core.deltaBaseCacheLimit`
-/// (16 MiB in all by default): each delta chain is then resolved about once
+/// (8 MiB in all by default): each delta chain is then resolved about once
 /// instead of once per blob, whatever order the pack was written in. A loose
 /// object is read once, and hashed (gix does not check it).
 pub fn read_in_pack_order(

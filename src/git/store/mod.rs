@@ -9,6 +9,7 @@
 mod fragments;
 mod open;
 mod order;
+mod parts;
 mod read;
 mod refs;
 mod write;
@@ -16,6 +17,7 @@ mod write;
 pub use fragments::*;
 pub use open::*;
 pub use order::*;
+pub use parts::Part;
 pub use read::*;
 pub use refs::*;
 pub use write::*;

@@ -3,6 +3,7 @@
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
 use super::open::config_string;
+use super::parts::{Part, Parts};
 use crate::error::{Error, Result};
 
 /// The root tree of a commit.
@@ -98,33 +99,28 @@ pub fn read_blob_at_most(
 /// concatenation of `pieces`. A size that differs answers without hashing;
 /// only equal sizes (or a blob this clone lacks, in a blobless clone) are
 /// hashed.
-pub fn holds(repo: &Repository, root: ObjectId, path: &str, pieces: &[&[u8]]) -> Result<bool> {
+pub fn holds(repo: &Repository, root: ObjectId, path: &str, parts: &[Part<'_>]) -> Result<bool> {
     let Some(entry) = entry_at(repo, root, path)? else {
         return Ok(false);
     };
     if entry.kind != EntryKind::Blob {
         return Ok(false);
     }
-    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    let len: u64 = parts.iter().map(Part::len).sum();
     if let Ok(header) = repo.find_header(entry.id) {
-        if header.size() != len as u64 {
+        if header.size() != len {
             return Ok(false);
         }
     }
-    Ok(hash_pieces(repo, pieces)? == entry.id)
+    Ok(hash_pieces(repo, parts)? == entry.id)
 }
 
-/// The blob id of the concatenation of `pieces`.
-pub(super) fn hash_pieces(repo: &Repository, pieces: &[&[u8]]) -> Result<ObjectId> {
-    let len: usize = pieces.iter().map(|p| p.len()).sum();
+/// The blob id of the concatenation of `parts`.
+pub(super) fn hash_pieces(repo: &Repository, parts: &[Part<'_>]) -> Result<ObjectId> {
+    let len: u64 = parts.iter().map(Part::len).sum();
     let mut hasher = gix::hash::hasher(repo.object_hash());
-    hasher.update(&gix::objs::encode::loose_header(
-        gix::objs::Kind::Blob,
-        len as u64,
-    ));
-    for piece in pieces {
-        hasher.update(piece);
-    }
+    hasher.update(&gix::objs::encode::loose_header(gix::objs::Kind::Blob, len));
+    Parts::for_each(parts, |bytes| hasher.update(bytes))?;
     hasher
         .try_finalize()
         .map_err(|e| Error::git("could not hash a blob", &e))

@@ -2,6 +2,7 @@
 
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
+use super::parts::{Part, Parts};
 use super::read::{describe_kind, empty_tree, entry_at, hash_pieces};
 use crate::error::{Error, ErrorKind, Result};
 use crate::git::signals;
@@ -44,48 +45,22 @@ fn is_transient(e: &gix::Error) -> bool {
 /// Write the concatenation of `pieces` as a blob without joining them:
 /// hashed, then compressed piece by piece (nothing is written when the
 /// object exists).
-pub fn write_pieces(repo: &Repository, pieces: &[&[u8]], path: &str) -> Result<ObjectId> {
-    let id = hash_pieces(repo, pieces)?;
+pub fn write_pieces(repo: &Repository, parts: &[Part<'_>], path: &str) -> Result<ObjectId> {
+    let id = hash_pieces(repo, parts)?;
     if repo.has_object(id) {
         return Ok(id);
     }
-    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    let len: u64 = parts.iter().map(Part::len).sum();
     use gix::objs::Write as _;
     // Held: a signal mid-write would leave `objects/.tmpXXXXXX` (see `crate::git::signals`).
     persisting(|| {
-        let mut reader = Pieces { pieces, at: 0 };
+        let mut reader = Parts::new(parts);
         signals::held(|| {
-            repo.objects.write_stream_with_known_id(
-                gix::objs::Kind::Blob,
-                len as u64,
-                &mut reader,
-                id,
-            )
+            repo.objects
+                .write_stream_with_known_id(gix::objs::Kind::Blob, len, &mut reader, id)
         })
     })
     .map_err(|e| Error::git(format!("could not write blob {id} of `{path}`"), &e).path(path))
-}
-
-/// A reader over pieces of bytes, in order.
-struct Pieces<'p> {
-    pieces: &'p [&'p [u8]],
-    at: usize,
-}
-
-impl std::io::Read for Pieces<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while let Some(first) = self.pieces.first() {
-            if self.at < first.len() {
-                let n = buf.len().min(first.len() - self.at);
-                buf[..n].copy_from_slice(&first[self.at..self.at + n]);
-                self.at += n;
-                return Ok(n);
-            }
-            self.pieces = &self.pieces[1..];
-            self.at = 0;
-        }
-        Ok(0)
-    }
 }
 
 /// Write a blob, returning its id (a no-op when it already exists).
