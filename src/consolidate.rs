@@ -187,9 +187,7 @@ fn attempt(
         skip_unchanged: false,
     };
     let step = commit_step(repo, sink, write, || {
-        let mut changes = write_outputs(repo, &paths, &rendered)?;
-        changes.extend(page_changes(repo, settings, &rendered)?);
-        Ok(changes)
+        write_outputs(repo, settings, &paths, &rendered)
     })?;
     Ok(match step {
         Step::Lost(loss) => Step::Lost(loss),
@@ -300,34 +298,38 @@ fn mib(n: u64) -> String {
     }
 }
 
-/// Write the two blobs at once, one per core: at 100,000 fragments they are
-/// 58 MB, the biggest single cost left. Signals are held before the second
-/// thread starts, so it inherits the mask: no thread can take a SIGINT and
-/// exit in the middle of either write (see `crate::git::signals`); a signal
-/// is delivered after both.
+/// Write the outputs on both cores: the manifest here, `index.md` and the
+/// pages on a second thread. At 100,000 fragments the manifest is 62 MB and
+/// the pages 26 MB, the biggest single costs left after the reads. Signals
+/// are held before the second thread starts, so it inherits the mask: no
+/// thread can take a SIGINT and exit in the middle of a write (see
+/// `crate::git::signals`); a signal is delivered after both.
 fn write_outputs(
     repo: &Repository,
+    settings: &Settings,
     paths: &[String; 2],
     rendered: &Rendered<'_>,
 ) -> Result<Vec<TreeChange>> {
     let held = signals::Held::new();
-    let (manifest_id, index_id) = std::thread::scope(|scope| {
+    let (manifest_id, index_and_pages) = std::thread::scope(|scope| {
         let other = repo.clone();
-        let index = scope.spawn(|| {
+        let index_and_pages = scope.spawn(|| {
             let other = other;
-            store::write_pieces(&other, &pieces(&rendered.index), &paths[1])
+            let index = store::write_pieces(&other, &pieces(&rendered.index), &paths[1])?;
+            Ok((index, page_changes(&other, settings, rendered)?))
         });
         let manifest = store::write_pieces(repo, &rendered.manifest_parts(), &paths[0]);
-        let index = index.join().unwrap_or_else(|_| {
+        let index_and_pages = index_and_pages.join().unwrap_or_else(|_| {
             Err(Error::new(
                 ErrorKind::Git,
-                "the thread writing index.md failed",
+                "the thread writing index.md and the pages failed",
             ))
         });
-        (manifest, index)
+        (manifest, index_and_pages)
     });
     drop(held);
-    Ok(vec![
+    let (index_id, pages) = index_and_pages?;
+    let mut changes = vec![
         TreeChange {
             path: paths[0].clone(),
             kind: EntryKind::Blob,
@@ -336,7 +338,9 @@ fn write_outputs(
         TreeChange {
             path: paths[1].clone(),
             kind: EntryKind::Blob,
-            id: index_id?,
+            id: index_id,
         },
-    ])
+    ];
+    changes.extend(pages);
+    Ok(changes)
 }
