@@ -27,6 +27,15 @@
 #                bytes the incremental run writes: git writing the
 #                incremental's output as two new loose blobs, the floor the
 #                incremental goal is measured against
+#   write-floor  `git hash-object -w --` of every output blob the full run
+#                writes (manifest.json, index.md and each index/ page of the
+#                tool's full rebuild): git hashing the full run's output and
+#                writing, as new loose blobs, those the layout does not hold
+#                (pages the re-run left alone are in the consolidated tip),
+#                just as the full run does. With cat-file it makes the full run's floor
+#                nobody here wrote: git reading the fragments, then git
+#                writing what they render to (printed as "cat-file +
+#                write-floor" beside the goals; not a goal of its own)
 #   cat-file     `git cat-file --batch` of the fragment blobs of the full
 #                run's tip (ids from `git ls-tree`, not timed), output to
 #                /dev/null: the independent read floor
@@ -167,6 +176,8 @@ seconds() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1e6 }'; }
 #      unreachable afterwards, so no layout holds them and every timed run
 #      has to write them
 #   $work/out/manifest.json, index.md  the bytes the incremental run writes
+#   $work/full-out/*  the blobs the full run writes (manifest, index, pages),
+#      and want_full_out_ids their ids
 #   $work/blobs  the fragment blob ids of F, for cat-file
 #   manifest_bytes, index_bytes, artifacts
 build_base() {
@@ -190,6 +201,14 @@ build_base() {
   git update-ref refs/heads/main "$F"
   "$bin" consolidate >/dev/null 2>&1 || fail "$tag: the reference rebuild of F failed"
   want_full=$(git rev-parse 'main^{tree}')
+  rm -rf "$work/full-out"
+  mkdir -p "$work/full-out"
+  want_full_out_ids=$(git ls-tree -r main catalogue | awk -F'\t' '
+    $2 == "catalogue/manifest.json" || $2 == "catalogue/index.md" || $2 ~ /^catalogue\/index\/.*\.md$/ {
+      split($1, m, " "); print m[3] }' | sort -u | tr '\n' ' ')
+  local id
+  for id in $want_full_out_ids; do git cat-file blob "$id" >"$work/full-out/$id"; done
+  [ -s "$work/full-out/$(git rev-parse main:catalogue/manifest.json)" ] || fail "$tag: the full rebuild's manifest is not among its outputs"
   fast_commit refs/bench/incremental-full "I without manifest and index" "$I" \
     "D catalogue/manifest.json" "D catalogue/index.md"
   i_full=$(git rev-parse --verify refs/bench/incremental-full)
@@ -287,6 +306,14 @@ lay_out() {
   for id in $want_out_ids; do
     if git cat-file -e "$id" 2>/dev/null; then fail "$tag: output object $id is in the $layout layout; runs would not write it"; fi
   done
+  # The pages the fragment change leaves as they were are in every layout
+  # (the consolidated tip holds them): the full run and write-floor only
+  # hash those, and write the rest.
+  new_full_out_ids=
+  for id in $want_full_out_ids; do
+    if ! git cat-file -e "$id" 2>/dev/null; then new_full_out_ids+="$id "; fi
+  done
+  [ -n "$new_full_out_ids" ] || fail "$tag: every output of the full run is in the $layout layout already"
   loose_list >"$work/baseline"
   packs=$(find objects/pack -name 'pack-*.pack' | wc -l)
   loose_count=$(wc -l <"$work/baseline")
@@ -294,7 +321,7 @@ lay_out() {
 
 # --- the runs ----------------------------------------------------------------
 
-methods_all=(full incremental output-io cat-file gix-floor plumbing check list verify-history checkout)
+methods_all=(full incremental output-io write-floor cat-file gix-floor plumbing check list verify-history checkout)
 
 start_of() {
   case $1 in
@@ -310,6 +337,7 @@ command_of() {
   case $1 in
     full | incremental) cmd=("$bin" consolidate) ;;
     output-io) cmd=(git hash-object -w -- "$work/out/manifest.json" "$work/out/index.md") ;;
+    write-floor) cmd=(git hash-object -w -- "$work"/full-out/*) ;;
     cat-file) cmd=(git cat-file --batch) stdin=$work/blobs ;;
     gix-floor) cmd=("$floor" full "$repo" "$F" "$manifest_bytes") ;;
     plumbing) cmd=(bash "$here/plumbing-consolidate.sh") ;;
@@ -346,6 +374,13 @@ check_run() {
       local id
       for id in $want_out_ids; do
         [ -f "$repo/objects/${id:0:2}/${id:2}" ] || fail "$tag: output-io did not write $id"
+      done
+      return 0
+      ;;
+    write-floor)
+      local id
+      for id in $new_full_out_ids; do
+        [ -f "$repo/objects/${id:0:2}/${id:2}" ] || fail "$tag: write-floor did not write $id"
       done
       return 0
       ;;
@@ -460,7 +495,7 @@ machine() {
 
 report() {
   local layout k head=() method
-  local cols=(full incremental output-io cat-file gix-floor plumbing check list verify-history checkout)
+  local cols=(full incremental output-io write-floor cat-file gix-floor plumbing check list verify-history checkout)
   echo
   echo "## Results"
   echo
@@ -545,6 +580,23 @@ report() {
   done
   echo
   echo "goals: $pass PASS, $failed FAIL"
+  echo
+  echo "### The full run against git reading its input and writing its output (not a goal)"
+  echo
+  echo "| N | shape | layout | cat-file | write-floor | cat-file + write-floor | full | full / (cat-file + write-floor) |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  for n in "${sizes[@]}"; do
+    for shape in "${shapes[@]}"; do
+      for layout in "${layouts[@]}"; do
+        k="$n/$shape/$layout"
+        if [ -n "${skipped[$k]:-}" ]; then continue; fi
+        awk -v n="$n" -v s="$shape" -v l="$layout" -v c="$(median_of "$k/cat-file")" \
+          -v w="$(median_of "$k/write-floor")" -v f="$(median_of "$k/full")" 'BEGIN {
+            f3 = "%.3f"; f2 = "%.2f"
+            printf "| %s | %s | %s | " (c < 1 ? f3 : f2) " | " (w < 1 ? f3 : f2) " | " (c + w < 1 ? f3 : f2) " | " (f < 1 ? f3 : f2) " | %.2f× |\n", n, s, l, c, w, c + w, f, f / (c + w) }'
+      done
+    done
+  done
   if [ ${#notes[@]} -gt 0 ]; then
     echo
     echo "notes:"
