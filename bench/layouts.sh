@@ -370,17 +370,11 @@ check_run() {
   tip=$(git rev-parse --verify main)
   case $method in
     full | incremental | plumbing | checkout) ;;
-    output-io)
-      local id
-      for id in $want_out_ids; do
-        [ -f "$repo/objects/${id:0:2}/${id:2}" ] || fail "$tag: output-io did not write $id"
-      done
-      return 0
-      ;;
-    write-floor)
-      local id
-      for id in $new_full_out_ids; do
-        [ -f "$repo/objects/${id:0:2}/${id:2}" ] || fail "$tag: write-floor did not write $id"
+    output-io | write-floor)
+      local id ids=$want_out_ids
+      if [ "$method" = write-floor ]; then ids=$new_full_out_ids; fi
+      for id in $ids; do
+        [ -f "$repo/objects/${id:0:2}/${id:2}" ] || fail "$tag: $method did not write $id"
       done
       return 0
       ;;
