@@ -47,9 +47,32 @@ pub fn entry_at(repo: &Repository, tree: ObjectId, path: &str) -> Result<Option<
     }))
 }
 
+/// How often a single blob read that found nothing is tried: `git gc` beside
+/// us moves a loose object into a new pack and deletes the loose file, and a
+/// look-up that falls between the two finds neither (seen once in a loop of
+/// gc, maintenance and 60 writers: a consolidation could not read the
+/// manifest the one before it had written). Git rescans its packs on a miss
+/// too. The pauses add up to 30 ms, so an object that really is missing is
+/// reported almost as fast.
+const FIND_ATTEMPTS: u32 = 5;
+
+/// `find`, tried again after a short pause while it finds nothing.
+fn found<T>(mut find: impl FnMut() -> gix::Result<T>) -> gix::Result<T> {
+    let mut attempt = 1;
+    loop {
+        match find() {
+            Err(e) if attempt < FIND_ATTEMPTS && e.is_not_found() => {
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Read a blob's bytes.
 pub fn read_blob(repo: &Repository, id: ObjectId, path: &str) -> Result<Vec<u8>> {
-    let mut blob = repo.find_blob(id).map_err(|e| {
+    let mut blob = found(|| repo.find_blob(id)).map_err(|e| {
         let hint = partial_clone_hint(repo, &e);
         Error::git(format!("could not read blob {id} of `{path}`{hint}"), &e)
             .path(path)
@@ -73,12 +96,14 @@ pub const MAX_OUTPUT_BYTES: u64 = 256 << 20;
 
 /// The size of a blob, from its header: nothing is inflated.
 pub fn blob_size(repo: &Repository, id: ObjectId, path: &str) -> Result<u64> {
-    repo.find_header(id).map(|h| h.size()).map_err(|e| {
-        let hint = partial_clone_hint(repo, &e);
-        Error::git(format!("could not read blob {id} of `{path}`{hint}"), &e)
-            .path(path)
-            .blob(id)
-    })
+    found(|| repo.find_header(id))
+        .map(|h| h.size())
+        .map_err(|e| {
+            let hint = partial_clone_hint(repo, &e);
+            Error::git(format!("could not read blob {id} of `{path}`{hint}"), &e)
+                .path(path)
+                .blob(id)
+        })
 }
 
 /// Read a blob's bytes when its header says it is at most `limit` bytes;
