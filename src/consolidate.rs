@@ -328,12 +328,14 @@ fn write_outputs(
         (manifest, index_and_pages)
     });
     drop(held);
+    // The manifest's failure first, as when it was written alone.
+    let manifest_id = manifest_id?;
     let (index_id, pages) = index_and_pages?;
     let mut changes = vec![
         TreeChange {
             path: paths[0].clone(),
             kind: EntryKind::Blob,
-            id: manifest_id?,
+            id: manifest_id,
         },
         TreeChange {
             path: paths[1].clone(),

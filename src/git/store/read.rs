@@ -57,11 +57,22 @@ pub fn entry_at(repo: &Repository, tree: ObjectId, path: &str) -> Result<Option<
 const FIND_ATTEMPTS: u32 = 5;
 
 /// `find`, tried again after a short pause while it finds nothing.
-fn found<T>(mut find: impl FnMut() -> gix::Result<T>) -> gix::Result<T> {
+fn found<T>(find: impl FnMut() -> gix::Result<T>) -> gix::Result<T> {
+    retried(FIND_ATTEMPTS, gix::Error::is_not_found, find)
+}
+
+/// Run `op` up to `attempts` times while it fails as `again` says a busy
+/// repository makes it fail, pausing 2, 4, 8, ... ms in between; anything
+/// else, or the last failure, is returned.
+pub(super) fn retried<T>(
+    attempts: u32,
+    again: impl Fn(&gix::Error) -> bool,
+    mut op: impl FnMut() -> gix::Result<T>,
+) -> gix::Result<T> {
     let mut attempt = 1;
     loop {
-        match find() {
-            Err(e) if attempt < FIND_ATTEMPTS && e.is_not_found() => {
+        match op() {
+            Err(e) if attempt < attempts && again(&e) => {
                 std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
                 attempt += 1;
             }

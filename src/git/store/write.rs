@@ -3,7 +3,7 @@
 use gix::{objs::tree::EntryKind, ObjectId, Repository};
 
 use super::parts::{Part, Parts};
-use super::read::{describe_kind, empty_tree, entry_at, hash_pieces};
+use super::read::{describe_kind, empty_tree, entry_at, hash_pieces, retried};
 use crate::error::{Error, ErrorKind, Result};
 use crate::git::signals;
 
@@ -18,17 +18,8 @@ const PERSIST_ATTEMPTS: u32 = 6;
 /// `EEXIST` is the same race seen from the other side). Each retry creates
 /// the folder anew; the pauses (2, 4, 8, 16, 32 ms) let the maintenance
 /// step finish. Anything else, or the same failure six times, is returned.
-fn persisting<T>(mut write: impl FnMut() -> gix::Result<T>) -> gix::Result<T> {
-    let mut attempt = 1;
-    loop {
-        match write() {
-            Err(e) if attempt < PERSIST_ATTEMPTS && is_transient(&e) => {
-                std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
+fn persisting<T>(write: impl FnMut() -> gix::Result<T>) -> gix::Result<T> {
+    retried(PERSIST_ATTEMPTS, is_transient, write)
 }
 
 /// Whether a write failed on a file or folder that vanished or appeared
