@@ -6,7 +6,10 @@
 //! rebuilds on it. Every write states what it expects: `MustNotExist` to
 //! create, `MustExistAndMatch(old)` to advance. "Any value" never appears.
 
+use std::time::Duration;
+
 use gix::{
+    lock::acquire::Fail,
     refs::{
         file::transaction::prepare::{MustNotExist, ReferenceOutOfDate},
         transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog},
@@ -83,8 +86,8 @@ pub fn compare_and_swap(
     // Held: gix un-registers the lock file while writing and renaming it, so
     // a signal there would leave it behind for every later writer (see
     // `crate::git::signals`).
-    let err = match signals::held(|| repo.edit_reference(edit)) {
-        Ok(_) => return Ok(Cas::Updated),
+    let err = match signals::held(|| locked_swap(repo, name, expected, edit)) {
+        Ok(cas) => return Ok(cas),
         Err(err) => err,
     };
     if let Some(out_of_date) = err.downcast_any_ref::<ReferenceOutOfDate>() {
@@ -113,6 +116,66 @@ pub fn compare_and_swap(
         format!("could not update {name}: {}", describe_gix(&err)),
     )
     .refname(name))
+}
+
+/// Lock `name`, check under the lock that it still holds `expected`, and
+/// only then move it.
+///
+/// gix compares a loose ref read under its lock, but when the ref is not
+/// loose it compares the `packed-refs` snapshot it took *before* locking.
+/// `git pack-refs` (and `git gc`, `git maintenance`) can pack another
+/// writer's newer value and delete the loose file in between, and that
+/// stale snapshot would let this write pass over it: a lost update (the
+/// race of jgit issue #21). So between gix's prepare, which holds the ref's
+/// lock, and its commit, the ref is read again with `packed-refs` read
+/// afresh. While the lock is held no cooperating writer can change the
+/// ref, and `pack-refs` only moves its value between files.
+fn locked_swap(
+    repo: &Repository,
+    name: &FullName,
+    expected: Expected,
+    edit: RefEdit,
+) -> std::result::Result<Cas, gix::Error> {
+    let (files, packed) = lock_timeouts(repo)?;
+    let committer = repo.committer().transpose()?;
+    let prepared = repo.refs.transaction().prepare(Some(edit), files, packed)?;
+    // Not gix's cached `packed-refs` (that is the stale snapshot): the file
+    // as it is now, or none.
+    let packed_now = repo.refs.open_packed_buffer()?;
+    let actual = repo
+        .refs
+        .try_find_packed(name.as_ref(), packed_now.as_ref())?
+        .and_then(|r| r.target.try_id().map(ToOwned::to_owned));
+    let holds = match expected {
+        Expected::Absent => actual.is_none(),
+        Expected::At(id) => actual == Some(id),
+    };
+    if !holds {
+        // Dropping the prepared transaction removes its lock files.
+        drop(prepared);
+        return Ok(Cas::Moved { actual });
+    }
+    prepared.commit(committer)?;
+    Ok(Cas::Updated)
+}
+
+/// The ref and `packed-refs` lock timeouts as gix reads them (milliseconds;
+/// 0 fails at once, negative waits for ever), with git's defaults where
+/// unset and gix's error where a value is not a number.
+fn lock_timeouts(repo: &Repository) -> std::result::Result<(Fail, Fail), gix::Error> {
+    let config = repo.config_snapshot();
+    let timeout = |key: &str, default_ms: u64| -> std::result::Result<Fail, gix::Error> {
+        Ok(match config.try_integer(key)? {
+            Some(ms) if ms < 0 => Fail::AfterDurationWithBackoff(Duration::from_secs(u64::MAX)),
+            Some(0) => Fail::Immediately,
+            Some(ms) => Fail::AfterDurationWithBackoff(Duration::from_millis(ms.unsigned_abs())),
+            None => Fail::AfterDurationWithBackoff(Duration::from_millis(default_ms)),
+        })
+    };
+    Ok((
+        timeout("core.filesRefLockTimeout", 100)?,
+        timeout("core.packedRefsTimeout", 1000)?,
+    ))
 }
 
 /// Name the lock file(s) that kept us out, by looking at which exist.

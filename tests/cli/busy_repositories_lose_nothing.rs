@@ -210,3 +210,89 @@ fn maintenance_beside_many_writers_fails_none_that_git_would_not_and_loses_nothi
     repo.fsck()?;
     Ok(())
 }
+
+/// `git pack-refs --all` in a tight loop beside writers that wait for each
+/// other's lock on `main`: pack-refs packs one writer's new value and
+/// deletes the loose file while the next waits for the lock. The waiting
+/// writer must compare against that packed value, not a `packed-refs` it
+/// read before it got the lock, or it writes over an update that landed
+/// (docs/format.md, "Maintenance"). Without the check under the lock
+/// (src/publish/cas.rs) it lost one to three of the 90 on every run.
+#[test]
+fn pack_refs_beside_writers_racing_for_the_lock_loses_no_update() -> Result<()> {
+    const RACERS: usize = 6;
+    const EACH: usize = 15;
+    let repo = Repo::new_bare()?;
+    let done = AtomicBool::new(false);
+    let packs = AtomicUsize::new(0);
+    let records = std::thread::scope(|s| -> Result<Vec<(usize, Run)>> {
+        let (repo, done, packs) = (&repo, &done, &packs);
+        let packer = s.spawn(move || -> Result<()> {
+            while !done.load(Ordering::SeqCst) {
+                let mut cmd = repo.git_command(&repo.path);
+                run(cmd.args(["pack-refs", "--all"]), None)?;
+                packs.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(())
+        });
+        let writers: Vec<_> = (0..RACERS)
+            .map(|w| {
+                s.spawn(move || -> Result<Vec<(usize, Run)>> {
+                    let mut out = Vec::new();
+                    for r in 0..EACH {
+                        let issue = issue_of(w, r);
+                        let (i, path) = (issue.to_string(), format!("out/{issue}.md"));
+                        let mut cmd = repo.catalogue_command(&repo.path);
+                        cmd.args(record_direct_args(&i, &path));
+                        out.push((issue, run_catalogue(&mut cmd)?));
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        let mut records = Vec::new();
+        for w in writers {
+            records.extend(w.join().map_err(|_| anyhow::anyhow!("writer panicked"))??);
+        }
+        done.store(true, Ordering::SeqCst);
+        packer
+            .join()
+            .map_err(|_| anyhow::anyhow!("pack-refs loop panicked"))??;
+        Ok(records)
+    })?;
+    let packs = packs.load(Ordering::SeqCst);
+    ensure!(
+        packs >= 3,
+        "pack-refs ran only {packs} times beside the writers"
+    );
+    let on_branch = repo.tree_names("main:catalogue/fragments")?;
+    let mut lost = Vec::new();
+    for (issue, r) in &records {
+        ensure!(
+            r.status == 0,
+            "record {issue} exited {}: {}",
+            r.status,
+            r.stderr.trim()
+        );
+        if !on_branch.contains(&format!("issue-{issue}.json")) {
+            lost.push(*issue);
+        }
+    }
+    eprintln!(
+        "pack-refs ran {packs} times beside {} records; {} lost",
+        records.len(),
+        lost.len()
+    );
+    ensure!(
+        lost.is_empty(),
+        "records {lost:?} exited 0 but their fragments are not on main"
+    );
+    ensure!(
+        on_branch.len() == RACERS * EACH,
+        "main lists {} fragments, not {}",
+        on_branch.len(),
+        RACERS * EACH
+    );
+    repo.fsck()?;
+    Ok(())
+}
