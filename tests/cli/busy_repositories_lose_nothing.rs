@@ -42,6 +42,34 @@ fn issue_of(writer: usize, run: usize) -> usize {
     (writer + 1) * 100 + run
 }
 
+type Records = Result<Vec<(usize, Run)>>;
+
+/// `writers` threads, each running `git catalogue --json record --direct`
+/// `each` times in its own process (issue [`issue_of`]), while `go_on`.
+fn record_writers<'s, 'e>(
+    s: &'s std::thread::Scope<'s, 'e>,
+    repo: &'e Repo,
+    writers: usize,
+    each: usize,
+    go_on: &'e (dyn Fn() -> bool + Sync),
+) -> Vec<std::thread::ScopedJoinHandle<'s, Records>> {
+    (0..writers)
+        .map(|w| {
+            s.spawn(move || -> Records {
+                let mut out = Vec::new();
+                for r in (0..each).take_while(|_| go_on()) {
+                    let issue = issue_of(w, r);
+                    let (i, path) = (issue.to_string(), format!("out/{issue}.md"));
+                    let mut cmd = repo.catalogue_command(&repo.path);
+                    cmd.arg("--json").args(record_direct_args(&i, &path));
+                    out.push((issue, run_catalogue(&mut cmd)?));
+                }
+                Ok(out)
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn maintenance_beside_many_writers_fails_none_that_git_would_not_and_loses_nothing() -> Result<()> {
     let repo = Repo::new_bare()?;
@@ -72,24 +100,7 @@ fn maintenance_beside_many_writers_fails_none_that_git_would_not_and_loses_nothi
             }
             Ok(())
         });
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|w| {
-                s.spawn(move || -> Result<Vec<(usize, Run)>> {
-                    let mut out = Vec::new();
-                    for r in 0..RECORDS_PER_WRITER {
-                        if !in_time() {
-                            break;
-                        }
-                        let issue = issue_of(w, r);
-                        let (i, path) = (issue.to_string(), format!("out/{issue}.md"));
-                        let mut cmd = repo.catalogue_command(&repo.path);
-                        cmd.arg("--json").args(record_direct_args(&i, &path));
-                        out.push((issue, run_catalogue(&mut cmd)?));
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
+        let writers = record_writers(s, repo, WRITERS, RECORDS_PER_WRITER, &in_time);
         let consolidator = s.spawn(move || -> Result<Vec<Run>> {
             let mut out = Vec::new();
             for _ in 0..CONSOLIDATIONS {
@@ -235,21 +246,7 @@ fn pack_refs_beside_writers_racing_for_the_lock_loses_no_update() -> Result<()> 
             }
             Ok(())
         });
-        let writers: Vec<_> = (0..RACERS)
-            .map(|w| {
-                s.spawn(move || -> Result<Vec<(usize, Run)>> {
-                    let mut out = Vec::new();
-                    for r in 0..EACH {
-                        let issue = issue_of(w, r);
-                        let (i, path) = (issue.to_string(), format!("out/{issue}.md"));
-                        let mut cmd = repo.catalogue_command(&repo.path);
-                        cmd.args(record_direct_args(&i, &path));
-                        out.push((issue, run_catalogue(&mut cmd)?));
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
+        let writers = record_writers(s, repo, RACERS, EACH, &|| true);
         let mut records = Vec::new();
         for w in writers {
             records.extend(w.join().map_err(|_| anyhow::anyhow!("writer panicked"))??);
