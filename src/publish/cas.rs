@@ -86,7 +86,7 @@ pub fn compare_and_swap(
     // Held: gix un-registers the lock file while writing and renaming it, so
     // a signal there would leave it behind for every later writer (see
     // `crate::git::signals`).
-    let err = match signals::held(|| locked_swap(repo, name, expected, edit)) {
+    let err = match signals::held(|| locked_swap(repo, name, expected, new, edit)) {
         Ok(cas) => return Ok(cas),
         Err(err) => err,
     };
@@ -129,14 +129,16 @@ pub fn compare_and_swap(
 /// race of jgit issue #21). So between gix's prepare, which holds the ref's
 /// lock, and its commit, the ref is read again with `packed-refs` read
 /// afresh. While the lock is held no cooperating writer can change the
-/// ref, and `pack-refs` only moves its value between files.
+/// ref, and `pack-refs` only moves its value between files. (An edit that
+/// changes nothing gives its lock back in prepare, and writes nothing.)
 fn locked_swap(
     repo: &Repository,
     name: &FullName,
     expected: Expected,
+    new: ObjectId,
     edit: RefEdit,
 ) -> std::result::Result<Cas, gix::Error> {
-    let (files, packed) = lock_timeouts(repo)?;
+    let (files, packed) = lock_timeouts(repo);
     let committer = repo.committer().transpose()?;
     let prepared = repo.refs.transaction().prepare(Some(edit), files, packed)?;
     // Not gix's cached `packed-refs` (that is the stale snapshot): the file
@@ -147,7 +149,9 @@ fn locked_swap(
         .try_find_packed(name.as_ref(), packed_now.as_ref())?
         .and_then(|r| r.target.try_id().map(ToOwned::to_owned));
     let holds = match expected {
-        Expected::Absent => actual.is_none(),
+        // As gix's prepare: creating a ref that already holds the new value
+        // is no change, and no lost race.
+        Expected::Absent => actual.is_none() || actual == Some(new),
         Expected::At(id) => actual == Some(id),
     };
     if !holds {
@@ -159,23 +163,32 @@ fn locked_swap(
     Ok(Cas::Updated)
 }
 
-/// The ref and `packed-refs` lock timeouts as gix reads them (milliseconds;
-/// 0 fails at once, negative waits for ever), with git's defaults where
-/// unset and gix's error where a value is not a number.
-fn lock_timeouts(repo: &Repository) -> std::result::Result<(Fail, Fail), gix::Error> {
+/// The ref and `packed-refs` lock timeouts as gix's own `edit_reference`
+/// reads them (its reader is private): milliseconds, 0 fails at once,
+/// negative waits for ever; only from config files gix trusts, and a value
+/// that is not a number counts as unset, as gix's lenient config has it.
+/// Unset, git's defaults (but [`crate::git::store::open`] sets both).
+fn lock_timeouts(repo: &Repository) -> (Fail, Fail) {
     let config = repo.config_snapshot();
-    let timeout = |key: &str, default_ms: u64| -> std::result::Result<Fail, gix::Error> {
-        Ok(match config.try_integer(key)? {
-            Some(ms) if ms < 0 => Fail::AfterDurationWithBackoff(Duration::from_secs(u64::MAX)),
-            Some(0) => Fail::Immediately,
-            Some(ms) => Fail::AfterDurationWithBackoff(Duration::from_millis(ms.unsigned_abs())),
-            None => Fail::AfterDurationWithBackoff(Duration::from_millis(default_ms)),
-        })
+    let trusted = |meta: &gix::config::file::Metadata| {
+        meta.trust == gix::sec::Trust::Full
+            || meta.source.kind() != gix::config::source::Kind::Repository
     };
-    Ok((
-        timeout("core.filesRefLockTimeout", 100)?,
-        timeout("core.packedRefsTimeout", 1000)?,
-    ))
+    let timeout = |key: &str, default_ms: u64| match config
+        .plumbing()
+        .integer_filter(key, trusted)
+        .ok()
+        .flatten()
+    {
+        Some(ms) if ms < 0 => Fail::AfterDurationWithBackoff(Duration::from_secs(u64::MAX)),
+        Some(0) => Fail::Immediately,
+        Some(ms) => Fail::AfterDurationWithBackoff(Duration::from_millis(ms.unsigned_abs())),
+        None => Fail::AfterDurationWithBackoff(Duration::from_millis(default_ms)),
+    };
+    (
+        timeout("core.filesRefLockTimeout", 100),
+        timeout("core.packedRefsTimeout", 1000),
+    )
 }
 
 /// Name the lock file(s) that kept us out, by looking at which exist.
