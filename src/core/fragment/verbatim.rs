@@ -32,7 +32,8 @@
 
 use std::fmt;
 
-use serde_json::map::Entry;
+use std::collections::HashSet;
+
 use serde_json::{Map, Number, Value};
 
 /// The deepest nesting of arrays and objects a JSON text may have: serde_json's limit,
@@ -44,8 +45,10 @@ pub const MAX_DEPTH: usize = 127;
 pub fn parse(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
     let mut reader = Reader {
         bytes,
+        text: std::str::from_utf8(bytes).ok(),
         pos: 0,
         max_depth,
+        members: Vec::new(),
     };
     let result = reader.skip_whitespace().and_then(|()| {
         let value = reader.value(0)?;
@@ -166,11 +169,23 @@ impl Failure {
 
 struct Reader<'a> {
     bytes: &'a [u8],
+    /// `bytes`, when all of it is UTF-8: string runs are then sliced from
+    /// it, not validated again one by one.
+    text: Option<&'a str>,
     pos: usize,
     max_depth: usize,
+    /// The members of the objects being read, innermost last: an object
+    /// collects its own here and takes them off when it closes, so that its
+    /// map is built once, at its final size.
+    members: Vec<(String, Value)>,
 }
 
-impl Reader<'_> {
+/// Up to this many members, an object's keys are checked for a repeat by
+/// comparing them; beyond, with a set (a hostile fragment can hold a
+/// hundred thousand keys).
+const FEW_MEMBERS: usize = 16;
+
+impl<'a> Reader<'a> {
     fn syntax(&self, message: &str) -> Failure {
         self.syntax_at(self.pos, message)
     }
@@ -221,12 +236,13 @@ impl Reader<'_> {
     fn object(&mut self, depth: usize) -> Result<Value, Failure> {
         self.enter(depth)?;
         self.pos += 1; // `{`
-        let mut map = Map::new();
         self.skip_whitespace()?;
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(map));
+            return Ok(Value::Object(Map::new()));
         }
+        let first = self.members.len();
+        let mut seen: Option<HashSet<String>> = None;
         loop {
             self.skip_whitespace()?;
             if self.peek() != Some(b'"') {
@@ -234,34 +250,47 @@ impl Reader<'_> {
             }
             let key_at = self.pos;
             let key = self.string()?;
-            // One lookup per key: the slot found here takes the value.
-            let slot = match map.entry(key) {
-                Entry::Vacant(slot) => slot,
-                Entry::Occupied(taken) => {
-                    return Err(Failure {
-                        offset: key_at,
-                        kind: FailureKind::Duplicate {
-                            key: taken.key().clone(),
-                            path: Vec::new(),
-                        },
-                    });
+            let repeated = match &mut seen {
+                Some(seen) => !seen.insert(key.clone()),
+                None => {
+                    let mine = &self.members[first..];
+                    let repeated = mine.iter().any(|(k, _)| *k == key);
+                    if !repeated && mine.len() >= FEW_MEMBERS {
+                        let mut all: HashSet<String> =
+                            mine.iter().map(|(k, _)| k.clone()).collect();
+                        all.insert(key.clone());
+                        seen = Some(all);
+                    }
+                    repeated
                 }
             };
+            if repeated {
+                return Err(Failure {
+                    offset: key_at,
+                    kind: FailureKind::Duplicate {
+                        key,
+                        path: Vec::new(),
+                    },
+                });
+            }
             self.skip_whitespace()?;
             if self.peek() != Some(b':') {
                 return Err(self.syntax("expected `:` after an object key"));
             }
             self.pos += 1;
             self.skip_whitespace()?;
-            let value = self
-                .value(depth)
-                .map_err(|failure| failure.inside(|| slot.key().clone()))?;
-            slot.insert(value);
+            let value = match self.value(depth) {
+                Ok(value) => value,
+                Err(failure) => return Err(failure.inside(|| key)),
+            };
+            self.members.push((key, value));
             self.skip_whitespace()?;
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
+                    let mut map = Map::with_capacity(self.members.len() - first);
+                    map.extend(self.members.drain(first..));
                     return Ok(Value::Object(map));
                 }
                 Some(_) => return Err(self.syntax("expected `,` or `}` in an object")),
@@ -358,6 +387,18 @@ impl Reader<'_> {
     /// A string token, unescaped. Raw runs must be valid UTF-8 without control bytes.
     fn string(&mut self) -> Result<String, Failure> {
         self.pos += 1; // opening quote
+                       // Most strings are one raw run: allocated once, at their size.
+        let rest = &self.bytes[self.pos..];
+        if let Some(end) = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        {
+            if rest[end] == b'"' {
+                let text = self.run(self.pos, self.pos + end)?;
+                self.pos += end + 1;
+                return Ok(text.to_owned());
+            }
+        }
         let mut out = String::new();
         let mut run = self.pos;
         loop {
@@ -386,11 +427,18 @@ impl Reader<'_> {
     }
 
     fn push_run(&self, out: &mut String, start: usize) -> Result<(), Failure> {
-        let raw = &self.bytes[start..self.pos];
-        let text = std::str::from_utf8(raw)
-            .map_err(|e| self.syntax_at(start + e.valid_up_to(), "invalid UTF-8 in a string"))?;
-        out.push_str(text);
+        out.push_str(self.run(start, self.pos)?);
         Ok(())
+    }
+
+    /// The raw run `start..end` of a string (between `"`, `\` or control
+    /// bytes, all ASCII, so on character boundaries), checked to be UTF-8.
+    fn run(&self, start: usize, end: usize) -> Result<&'a str, Failure> {
+        match self.text {
+            Some(text) => Ok(&text[start..end]),
+            None => std::str::from_utf8(&self.bytes[start..end])
+                .map_err(|e| self.syntax_at(start + e.valid_up_to(), "invalid UTF-8 in a string")),
+        }
     }
 
     /// One escape sequence; `pos` is at the backslash.
@@ -551,6 +599,44 @@ mod tests {
                 Value::String(expected.into())
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_repeated_key_is_found_in_objects_of_many_members_too() -> TestResult {
+        // Past FEW_MEMBERS the keys are checked with a set: a repeat of an
+        // early key, of the key that made the set, and of one added after.
+        for (members, again) in [(40, 3), (FEW_MEMBERS + 1, FEW_MEMBERS), (40, 30)] {
+            let mut json = String::from("{\"outer\": {");
+            for i in 0..members {
+                json.push_str(&format!("\"k{i}\": {i}, "));
+            }
+            let at = json.len();
+            json.push_str(&format!("\"k{again}\": 0}}}}"));
+            assert_eq!(
+                parse(json.as_bytes(), MAX_DEPTH),
+                Err(JsonError::DuplicateKey {
+                    key: format!("k{again}"),
+                    object: "/outer".into(),
+                    line: 1,
+                    column: at + 1,
+                }),
+                "{members} members, k{again} again"
+            );
+        }
+        // And without a repeat, every member is kept, in order.
+        let json = format!(
+            "{{{}}}",
+            (0..100)
+                .map(|i| format!("\"k{i}\": {i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let Value::Object(map) = parse(json.as_bytes(), MAX_DEPTH)? else {
+            panic!("an object");
+        };
+        let keys: Vec<String> = map.keys().cloned().collect();
+        assert_eq!(keys, (0..100).map(|i| format!("k{i}")).collect::<Vec<_>>());
         Ok(())
     }
 
