@@ -69,7 +69,7 @@ impl Fragment {
             Some(Value::Array(items)) => items,
             Some(_) => return Err(FragmentError::ArtifactsNotArray),
         };
-        if let Some(issue) = fields.get("issue") {
+        if let Some(issue) = field(&fields, "issue") {
             if !(issue.is_number() || issue.is_string()) {
                 return Err(FragmentError::BadIssue);
             }
@@ -88,7 +88,7 @@ impl Fragment {
 
     /// The `issue` field, if any (number or string).
     pub fn issue(&self) -> Option<&Value> {
-        self.fields.get("issue")
+        field(&self.fields, "issue")
     }
 
     /// Serialise back to the bytes `record` writes: pretty JSON (2-space indent) of the
@@ -133,12 +133,23 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, JsonError> {
     verbatim::parse(bytes, MAX_DEPTH)
 }
 
+/// `fields[name]`. A fragment's objects hold a handful of fields, and
+/// comparing a few short names costs less than hashing one with SipHash, as
+/// `Map::get` does; a large object is looked up by hash.
+pub fn field<'m>(fields: &'m Map<String, Value>, name: &str) -> Option<&'m Value> {
+    const FEW: usize = 8;
+    if fields.len() > FEW {
+        return fields.get(name);
+    }
+    fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+}
+
 /// Check one element of `artifacts` and return its fields.
 fn validate_artifact(index: usize, item: Value) -> Result<Map<String, Value>, FragmentError> {
     let Value::Object(fields) = item else {
         return Err(FragmentError::ArtifactNotObject { index });
     };
-    let Some(path) = fields.get("path").and_then(Value::as_str) else {
+    let Some(path) = field(&fields, "path").and_then(Value::as_str) else {
         return Err(FragmentError::MissingPath { index });
     };
     validate_path(path).map_err(|error| FragmentError::BadPath {
@@ -149,7 +160,7 @@ fn validate_artifact(index: usize, item: Value) -> Result<Map<String, Value>, Fr
     // The manifest adds these two to every artifact; letting an artifact carry its own
     // would make the manifest lie about where an entry came from.
     for reserved in ["fragment", "issue"] {
-        if fields.contains_key(reserved) {
+        if field(&fields, reserved).is_some() {
             return Err(FragmentError::ReservedField {
                 index,
                 field: reserved.to_owned(),

@@ -288,7 +288,9 @@ impl fmt::Display for Conflict {
 
 /// An artifact's `path`; [`Fragment::parse`] guarantees it is a string.
 fn artifact_path(fields: &Map<String, Value>) -> &str {
-    fields.get("path").and_then(Value::as_str).unwrap_or("")
+    crate::core::fragment::field(fields, "path")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// One artifact as the manifest lists it, with the fragment it came from.

@@ -10,13 +10,17 @@
 //! is a pure function of its fragments, the catalogue folder and the issue
 //! URL template: nothing on it counts the other pages.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
 use super::links::{linkable_issue, push_issue_url};
-use super::{escape, push_escaped, push_percent_encoded, Contested, CONFLICTS_HEAD};
+use super::{
+    escape, escapes_to_itself, push_escaped, push_percent_encoded, Contested, CONFLICTS_HEAD,
+};
+use crate::core::fragment::field;
 
 /// The most fragments one page holds.
 pub const PAGE_FRAGMENTS: usize = 1000;
@@ -150,7 +154,7 @@ pub fn page_row(
     fields: &Map<String, Value>,
     links: &Links,
 ) {
-    let path = fields.get("path").and_then(Value::as_str).unwrap_or("");
+    let path = field(fields, "path").and_then(Value::as_str).unwrap_or("");
     out.push_str("| ");
     if issue.is_empty() {
         push_escaped(out, key);
@@ -163,11 +167,11 @@ pub fn page_row(
     out.push_str(&links.page_prefix);
     push_percent_encoded(out, path);
     out.push_str(") | ");
-    if let Some(text) = display(fields.get("kind")) {
+    if let Some(text) = display(field(fields, "kind")) {
         push_escaped(out, &text);
     }
     out.push_str(" | ");
-    if let Some(text) = display(fields.get("title")) {
+    if let Some(text) = display(field(fields, "title")) {
         push_escaped(out, &text);
     }
     out.push_str(" |\n");
@@ -175,18 +179,28 @@ pub fn page_row(
 
 /// A Kind or Title value as shown: a string itself, other JSON values as
 /// their JSON text, nothing when absent or null.
-pub fn display(value: Option<&Value>) -> Option<String> {
+pub fn display(value: Option<&Value>) -> Option<Cow<'_, str>> {
     match value {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => Some(other.to_string()),
+        Some(Value::String(s)) => Some(Cow::Borrowed(s)),
+        Some(other) => Some(Cow::Owned(other.to_string())),
     }
 }
 
 /// The key the kinds are counted by: the kind's escaped display text
 /// (empty for no kind).
 pub fn kind_key(value: Option<&Value>) -> String {
-    display(value).map(|t| escape(&t)).unwrap_or_default()
+    kind_key_cow(value).into_owned()
+}
+
+/// [`kind_key`], borrowed from the value when escaping changes nothing (the
+/// common case: counting a kind seen before then allocates nothing).
+pub fn kind_key_cow(value: Option<&Value>) -> Cow<'_, str> {
+    match display(value) {
+        None => Cow::Borrowed(""),
+        Some(Cow::Borrowed(text)) if escapes_to_itself(text) => Cow::Borrowed(text),
+        Some(text) => Cow::Owned(escape(&text)),
+    }
 }
 
 /// The same key from the raw JSON text of an artifact line's `kind` value,

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::layout::{conflicts_tail, json_string, manifest_head, manifest_middle, manifest_tail};
 use super::rope::{Outputs, Page, Rope, Spliced};
-use crate::core::fragment::Fragment;
+use crate::core::fragment::{field, Fragment};
 use crate::core::index;
 use crate::core::index::pages::{self, Links, Listed};
 use crate::core::key::FragmentKey;
@@ -131,21 +131,96 @@ impl Serialize for Line<'_> {
     }
 }
 
-/// Writes through, putting four spaces after every newline.
-struct Indented<'b>(&'b mut Vec<u8>);
+/// serde_json's pretty layout (two spaces a level) for a value nested two
+/// levels deep: every line after the first starts four spaces further in,
+/// as a fragment's block in the manifest does. Written straight into the
+/// buffer, without a pass over the bytes to indent them.
+struct Nested {
+    level: usize,
+    has_value: bool,
+}
 
-impl std::io::Write for Indented<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        for (i, line) in buf.split(|b| *b == b'\n').enumerate() {
-            if i > 0 {
-                self.0.extend_from_slice(b"\n    ");
-            }
-            self.0.extend_from_slice(line);
+impl Nested {
+    /// For a value that starts two levels (four spaces) in.
+    fn new() -> Nested {
+        Nested {
+            level: 2,
+            has_value: false,
         }
-        Ok(buf.len())
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
+    fn newline<W: ?Sized + std::io::Write>(
+        &self,
+        writer: &mut W,
+        comma: bool,
+    ) -> std::io::Result<()> {
+        writer.write_all(if comma { b",\n" } else { b"\n" })?;
+        for _ in 0..self.level {
+            writer.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        writer.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(writer, false)?;
+        }
+        writer.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.newline(writer, !first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        writer.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(writer, false)?;
+        }
+        writer.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.newline(writer, !first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
         Ok(())
     }
 }
@@ -452,9 +527,10 @@ impl Writer {
         self.blocks
             .extend_from_slice(json_string(fragment.key.as_str()).as_bytes());
         self.blocks.extend_from_slice(b": ");
-        // serde_json escapes newlines inside strings, so every '\n' it writes is
-        // layout, and indenting after each one nests the object correctly.
-        serde_json::to_writer_pretty(Indented(&mut self.blocks), &fragment.fields)
+        let mut nested = serde_json::Serializer::with_formatter(&mut self.blocks, Nested::new());
+        fragment
+            .fields
+            .serialize(&mut nested)
             .expect("a serde_json::Map always serialises");
         let paged = self.index.is_some() && !self.earlier;
         let issue = if paged {
@@ -480,10 +556,13 @@ impl Writer {
                         fields,
                         &self.links,
                     );
-                    *self
-                        .kinds
-                        .entry(pages::kind_key(fields.get("kind")))
-                        .or_default() += 1;
+                    let kind = pages::kind_key_cow(field(fields, "kind"));
+                    match self.kinds.get_mut(kind.as_ref()) {
+                        Some(n) => *n += 1,
+                        None => {
+                            self.kinds.insert(kind.into_owned(), 1);
+                        }
+                    }
                 }
                 None => {}
             }
@@ -840,5 +919,5 @@ pub(super) fn earlier_row_of_line(line: &[u8], link_prefix: &str) -> String {
 
 /// An artifact's `path`; [`Fragment::parse`] guarantees it is a string.
 pub(super) fn path_of(fields: &Map<String, Value>) -> &str {
-    fields.get("path").and_then(Value::as_str).unwrap_or("")
+    field(fields, "path").and_then(Value::as_str).unwrap_or("")
 }
