@@ -261,14 +261,9 @@ pub fn render_tree<T>(
         repo,
         &blobs,
         256,
-        |fragments| {
-            let mut batch = Writer::batch(Some(&settings.dir)).with_issue_url(issue_url);
-            for fragment in &fragments {
-                // A batch records its paths; `absorb` checks them.
-                batch.push(fragment);
-            }
-            batch
-        },
+        || Writer::batch(Some(&settings.dir)).with_issue_url(issue_url),
+        // A batch records its paths; `absorb` checks them.
+        |batch, fragment| batch.push(&fragment),
         |batch| writer.absorb(batch),
     )?;
     let (out, spilled) = writer.finish()?;

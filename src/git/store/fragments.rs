@@ -317,17 +317,23 @@ const WORKERS: usize = 2;
 /// order, realistic fragments) and 12 MB lower again (128 MB against 140).
 const DELTA_BASE_CACHE: usize = 8 << 20;
 
-/// Read and parse fragment blobs in batches of `batch`, run `work` on each
-/// batch, and hand the results to `each` in the order of `blobs`.
+/// Read and parse fragment blobs in batches of `batch`: each batch starts
+/// as `begin()`, takes its fragments one by one through `work`, and is
+/// handed to `each`, in the order of `blobs`.
 ///
 /// The blobs are read window by window ([`read_in_pack_order`]), two
-/// threads run `work` on the window's batches, and `each` runs here. The
-/// first error in the order of `blobs` is returned.
+/// threads parse them and run `work` on the window's batches, and `each`
+/// runs here. Each fragment is dropped as soon as `work` has taken it, so
+/// the next one is parsed into the memory it freed (glibc's per-thread
+/// cache hands back a freed chunk at once; parsing a whole batch first sent
+/// ten thousand allocations a batch through its slower paths). The first
+/// error in the order of `blobs` is returned.
 pub fn map_fragments<T: Send>(
     repo: &Repository,
     blobs: &[FragmentBlob],
     batch: usize,
-    work: impl Fn(Vec<Fragment>) -> T + Sync,
+    begin: impl Fn() -> T + Sync,
+    work: impl Fn(&mut T, Fragment) + Sync,
     mut each: impl FnMut(T) -> Result<()>,
 ) -> Result<()> {
     let batch = batch.max(1);
@@ -346,20 +352,20 @@ pub fn map_fragments<T: Send>(
         }
         let mut out: Vec<Option<Result<T>>> = (0..slots.len()).map(|_| None).collect();
         std::thread::scope(|scope| {
-            let work = &work;
+            let (begin, work) = (&begin, &work);
             let mut pairs: Vec<_> = slots.into_iter().zip(out.iter_mut()).collect();
             let half = pairs.len().div_ceil(WORKERS).max(1);
             while !pairs.is_empty() {
                 let mine: Vec<_> = pairs.drain(..half.min(pairs.len())).collect();
                 scope.spawn(move || {
                     for ((at, raw), output) in mine {
-                        let parsed: Result<Vec<Fragment>> = raw
-                            .into_iter()
-                            .zip(&blobs[at..])
-                            .map(|(r, b)| Ok(parse_fragment(b, r?)?))
-                            .collect();
-                        let failed = parsed.is_err();
-                        *output = Some(parsed.map(work));
+                        let mut done = begin();
+                        let read = raw.into_iter().zip(&blobs[at..]).try_for_each(|(r, b)| {
+                            work(&mut done, parse_fragment(b, r?)?);
+                            Ok(())
+                        });
+                        let failed = read.is_err();
+                        *output = Some(read.map(|()| done));
                         if failed {
                             break;
                         }
