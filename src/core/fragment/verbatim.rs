@@ -30,9 +30,8 @@
 //! caller's limit, itself at most [`MAX_DEPTH`] (serde_json's), which also keeps the
 //! reader's recursion bounded on hostile input.
 
-use std::fmt;
-
 use std::collections::HashSet;
+use std::fmt;
 
 use serde_json::{Map, Number, Value};
 
@@ -387,7 +386,8 @@ impl<'a> Reader<'a> {
     /// A string token, unescaped. Raw runs must be valid UTF-8 without control bytes.
     fn string(&mut self) -> Result<String, Failure> {
         self.pos += 1; // opening quote
-                       // Most strings are one raw run: allocated once, at their size.
+
+        // Most strings are one raw run: allocated once, at their size.
         let rest = &self.bytes[self.pos..];
         if let Some(end) = rest
             .iter()

@@ -188,14 +188,10 @@ pub fn display(value: Option<&Value>) -> Option<Cow<'_, str>> {
 }
 
 /// The key the kinds are counted by: the kind's escaped display text
-/// (empty for no kind).
-pub fn kind_key(value: Option<&Value>) -> String {
-    kind_key_cow(value).into_owned()
-}
-
-/// [`kind_key`], borrowed from the value when escaping changes nothing (the
-/// common case: counting a kind seen before then allocates nothing).
-pub fn kind_key_cow(value: Option<&Value>) -> Cow<'_, str> {
+/// (empty for no kind), borrowed from the value when escaping changes
+/// nothing (the common case: counting a kind seen before then allocates
+/// nothing).
+pub fn kind_key(value: Option<&Value>) -> Cow<'_, str> {
     match display(value) {
         None => Cow::Borrowed(""),
         Some(Cow::Borrowed(text)) if escapes_to_itself(text) => Cow::Borrowed(text),

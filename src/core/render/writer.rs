@@ -568,7 +568,7 @@ impl Writer {
                         fields,
                         &self.links,
                     );
-                    let kind = pages::kind_key_cow(field(fields, "kind"));
+                    let kind = pages::kind_key(field(fields, "kind"));
                     match self.kinds.get_mut(kind.as_ref()) {
                         Some(n) => *n += 1,
                         None => {
