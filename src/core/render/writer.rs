@@ -134,7 +134,9 @@ impl Serialize for Line<'_> {
 /// serde_json's pretty layout (two spaces a level) for a value nested two
 /// levels deep: every line after the first starts four spaces further in,
 /// as a fragment's block in the manifest does. Written straight into the
-/// buffer, without a pass over the bytes to indent them.
+/// buffer, without a pass over the bytes to indent them. (serde_json's own
+/// `PrettyFormatter` always starts at the left margin, so it cannot be
+/// used; these methods are its, with a starting level.)
 struct Nested {
     level: usize,
     has_value: bool,
